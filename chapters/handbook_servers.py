@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-_running: list["LocalServer"] = []
+_running: list[LocalServer] = []
 
 
 def free_port() -> int:

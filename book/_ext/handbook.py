@@ -1,7 +1,64 @@
-"""The handbook's own Sphinx extension."""
+"""The handbook's own Sphinx extension: serve every front-end asset ourselves.
+
+myst-nb loads the ipywidgets HTML manager and require.js from CDNs, and Sphinx
+loads MathJax from one. We copy pinned copies from node_modules (installed by
+npm from package.json) into the built site instead, and point the config at
+them. They go outside html_static_path on purpose: jupyter-book injects every
+.js/.css found there into every page, while these must load only on the pages
+that need them (myst-nb adds the widget scripts per page; Sphinx adds MathJax
+only to pages with math).
+"""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 
-def setup(app):
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+# site path -> (path inside node_modules, what to leave out)
+VENDORED = {
+    "_vendor/requirejs": ("requirejs", ["bin", "*.md", "package.json"]),
+    # embed-amd.js finds its font files next to itself, so the whole dist/ goes.
+    "_vendor/html-manager": (
+        "@jupyter-widgets/html-manager/dist", ["*.map", "embed.js*", "libembed-amd.js*"],
+    ),
+    "_static/vendor/mathjax": (
+        "mathjax/es5", ["sre", "*-full*.js", "*svg*", "mml-*", "tex-mml-*", "node-main*", "latest.js"],
+    ),
+}
+
+WIDGET_SCRIPTS = {
+    "_vendor/requirejs/require.js": {},
+    "_vendor/html-manager/embed-amd.js": {},
+}
+
+
+def configure_assets(app: Sphinx, config) -> None:
+    config.nb_ipywidgets_js = WIDGET_SCRIPTS
+    # Relative to the built _static folder, as Sphinx documents for mathjax_path.
+    config.mathjax_path = "vendor/mathjax/tex-chtml.js"
+
+
+def copy_assets(app: Sphinx, exception) -> None:
+    if exception or app.builder.format != "html":
+        return
+    node_modules = Path(app.confdir) / app.config.handbook_node_modules
+    for site_path, (package_path, excluded) in VENDORED.items():
+        source = node_modules / package_path
+        if not source.is_dir():
+            raise FileNotFoundError(
+                f"{source} is missing: run `npm ci` (make book does) to fetch the site's assets"
+            )
+        target = Path(app.outdir) / site_path
+        shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*excluded))
+
+
+def setup(app: Sphinx):
+    app.add_config_value("handbook_node_modules", "node_modules", "html")
+    app.connect("config-inited", configure_assets, priority=100)
+    app.connect("build-finished", copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from execute import describe_failure, execute_one, read_notebook, read_settings  # noqa: E402
+from execute import execute_one, read_notebook, read_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SANITIZE = ROOT / "tests" / "nbval-sanitize.cfg"

@@ -106,13 +106,13 @@ def describe_failure(path: Path, notebook, err: Exception) -> str:
     started = [(i, c) for i, c in code_cells if c.get("execution_count") is not None]
     index, cell = started[-1] if started else code_cells[0]
     source_map = notebook.metadata.get("source_map") or []
-    line = f", line {source_map[index] + 1}" if index < len(source_map) else ""
+    line = f":{source_map[index] + 1}" if index < len(source_map) else ""
     kind = type(err).__name__
     detail = ANSI_ESCAPE.sub("", str(err)).strip()
     if kind == "CellTimeoutError":
         detail = f"{detail}\n\nThe cell was still running:\n{cell.source}"
     return (
-        f"ERROR: {path}: code cell {index + 1}{line} failed ({kind}).\n"
+        f"ERROR: {path}{line}: cell {index + 1} failed ({kind}).\n"
         f"An error is allowed only in a cell tagged raises-exception.\n\n{detail}\n"
     )
 

@@ -1,0 +1,101 @@
+"""Shared fixtures: paths to the built book, fixture books, a local server, a browser."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = Path(os.environ.get("HANDBOOK_SITE", ROOT / "_build" / "html"))
+EXECUTED = ROOT / "_build" / "jupyter_execute"
+FIXTURE_BOOK = Path(__file__).parent / "fixtures" / "book"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def toc_docnames() -> list[str]:
+    from sphinx_external_toc.parsing import parse_toc_yaml
+
+    return list(parse_toc_yaml(ROOT / "_toc.yml"))
+
+
+def chapter_sources() -> list[Path]:
+    return [ROOT / f"{name}.md" for name in toc_docnames() if name.startswith("chapters/")]
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"{SITE} has no built site: run `make book` first (make test does)")
+    return SITE
+
+
+@pytest.fixture
+def fixture_book(tmp_path: Path):
+    """A copy of tests/fixtures/book that uses the real _config.yml and extension.
+
+    Returns a function build(timeout=None) -> CompletedProcess, running the real
+    build driver on the copy, so each test adds one fault and checks the result.
+    """
+    book = tmp_path / "book"
+    shutil.copytree(FIXTURE_BOOK, book)
+    shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")
+    (book / "node_modules").symlink_to(ROOT / "node_modules")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["title"] = "Fixture book"
+
+    def build(timeout: int | None = None) -> subprocess.CompletedProcess:
+        if timeout is not None:
+            config["execute"]["timeout"] = timeout
+        (book / "_config.yml").write_text(yaml.safe_dump(config))
+        return subprocess.run(
+            [sys.executable, str(ROOT / "book" / "tools" / "build.py"), str(book)],
+            capture_output=True, text=True, timeout=300,
+        )
+
+    build.book = book
+    return build
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".wasm": "application/wasm", ".mjs": "text/javascript"}
+
+    def log_message(self, *args):  # keep pytest output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def served_site(site: Path):
+    """_build/html served on 127.0.0.1 on a free port; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

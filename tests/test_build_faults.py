@@ -1,0 +1,144 @@
+"""Bad input gets a clear error and nothing half-built is published.
+
+Each test builds a small fixture book in a temporary directory with the real
+build driver and the real _config.yml, adds one fault, and checks the exit
+status and the message.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+HEADER = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+""")
+
+
+def add_chapter(book, name: str, body: str) -> None:
+    (book / "chapters" / f"{name}.md").write_text(HEADER + textwrap.dedent(body))
+    toc = book / "_toc.yml"
+    toc.write_text(toc.read_text() + f"  - file: chapters/{name}\n")
+
+
+def output(result) -> str:
+    return result.stdout + result.stderr
+
+
+def test_good_book_builds_publishes_and_rebuilds_without_executing(fixture_book):
+    first = fixture_book()
+    assert first.returncode == 0, output(first)
+    page = fixture_book.book / "_build" / "html" / "chapters" / "good.html"
+    assert "42" in page.read_text()
+    assert (fixture_book.book / "_build" / "jupyter_execute" / "chapters" / "good.ipynb").is_file()
+
+    second = fixture_book()
+    assert second.returncode == 0, output(second)
+    assert "nothing to execute" in second.stdout
+
+
+def test_raising_cell_fails_naming_file_cell_source_and_traceback(fixture_book):
+    add_chapter(fixture_book.book, "broken", """
+        # Broken
+
+        ```{code-cell} ipython3
+        numbers = [1, 2, 3]
+        ```
+
+        ```{code-cell} ipython3
+        ratio = len(numbers) / 0
+        ```
+    """)
+    result = fixture_book()
+    text = output(result)
+    assert result.returncode != 0
+    assert "chapters/broken.md:" in text and ": cell 3 failed" in text  # cell 1: the title
+    assert "ratio = len(numbers) / 0" in text
+    assert "ZeroDivisionError" in text
+    assert not (fixture_book.book / "_build" / "html").exists(), "a failed build was published"
+
+    # An incremental rebuild must not hide the failure by skipping the page.
+    again = fixture_book()
+    assert again.returncode != 0
+    assert ": cell 3 failed" in output(again)
+
+
+def test_error_reaches_the_page_only_from_a_raises_exception_cell(fixture_book):
+    add_chapter(fixture_book.book, "on-purpose", """
+        # On purpose
+
+        ```{code-cell} ipython3
+        :tags: [raises-exception]
+        {}["missing"]
+        ```
+    """)
+    result = fixture_book()
+    assert result.returncode == 0, output(result)
+    html = (fixture_book.book / "_build" / "html" / "chapters" / "on-purpose.html").read_text()
+    assert "KeyError" in html
+
+
+def test_hanging_cell_is_stopped_by_the_timeout(fixture_book):
+    add_chapter(fixture_book.book, "hangs", """
+        # Hangs
+
+        ```{code-cell} ipython3
+        import time
+        time.sleep(600)
+        ```
+    """)
+    result = fixture_book(timeout=3)
+    text = output(result)
+    assert result.returncode != 0
+    assert "chapters/hangs.md:" in text and ": cell 2 failed" in text
+    assert "CellTimeoutError" in text
+    assert "time.sleep(600)" in text
+
+
+def test_toc_entry_naming_a_missing_file_fails(fixture_book):
+    toc = fixture_book.book / "_toc.yml"
+    toc.write_text(toc.read_text() + "  - file: chapters/not-written-yet\n")
+    result = fixture_book()
+    assert result.returncode != 0
+    assert "chapters/not-written-yet" in output(result)
+    assert "no such .md or .ipynb file" in output(result)
+
+
+def test_invalid_myst_fails_naming_the_file(fixture_book):
+    add_chapter(fixture_book.book, "bad-myst", """
+        # Bad MyST
+
+        ```{no-such-directive}
+        This directive does not exist.
+        ```
+    """)
+    result = fixture_book()
+    text = output(result)
+    assert result.returncode != 0
+    assert "chapters/bad-myst.md" in text
+    assert "Unknown directive type" in text
+    assert not (fixture_book.book / "_build" / "html").exists(), "a failed build was published"
+
+
+def test_failed_sphinx_build_keeps_the_last_good_site(fixture_book):
+    assert fixture_book().returncode == 0
+    published = fixture_book.book / "_build" / "html" / "chapters" / "good.html"
+    before = published.read_text()
+    add_chapter(fixture_book.book, "dangling", """
+        # Dangling
+
+        See {ref}`a-label-that-does-not-exist`.
+    """)
+    result = fixture_book()
+    assert result.returncode != 0
+    assert "a-label-that-does-not-exist" in output(result)
+    assert published.read_text() == before
+    assert not (fixture_book.book / "_build" / "html" / "chapters" / "dangling.html").exists()

@@ -1,0 +1,375 @@
+"""JupyterLite in a real browser (issue 6).
+
+Serves the built site (HANDBOOK_SITE, default <repo>/_build/html) on 127.0.0.1
+under a sub-path (so relative launch URLs are exercised), drives Debian's
+chromium with Playwright, follows each chapter's "Launch in JupyterLite" link
+and checks:
+
+* chapters whose Lite copy needs only the standard library, chapter files,
+  ipywidgets and the bundled wheels (detected from the Lite notebook's imports):
+  Run All finishes, every cell that had output when the book was built has
+  output, and no cell shows a traceback (unless tagged raises-exception);
+* other chapters (numpy, pandas, ... need the Pyodide CDN): the notebook opens
+  and the kernel reaches idle;
+* a widget renders and its value round-trips Python -> DOM -> Python;
+* no request failed (HTTP >= 400 or network error) and none left 127.0.0.1.
+
+The site must be built with HANDBOOK_LITE=offline; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import http.server
+import json
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SITE = Path(os.environ.get("HANDBOOK_SITE", REPO / "_build" / "html")).resolve()
+LITE = SITE / "lite"
+PREFIX = "/handbook/sub"  # served under a sub-path on purpose
+CHROMIUM = os.environ.get("HANDBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+KERNEL_TIMEOUT_MS = 180_000
+RUN_TIMEOUT_MS = 300_000
+# Importable in Lite without the CDN besides the stdlib, chapter files and the lock/piplite wheels.
+PYODIDE_BUILTINS = {"pyodide", "js", "pyodide_js", "micropip", "piplite", "pyodide_kernel", "ipykernel"}
+
+pytestmark = pytest.mark.timeout(900)
+
+
+# ------------------------------------------------------------- helpers ----
+
+def toc_chapters() -> list[str]:
+    """Chapter docnames from the repo's _toc.yml (the test parameters)."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    names = []
+    for part in toc.get("parts", []):
+        names += [c["file"] for c in part.get("chapters", []) if c["file"].startswith("chapters/")]
+    return names
+
+
+def notebook_imports(notebook: dict) -> set[str]:
+    found = set()
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def wheel_modules(wheel_names: list[str]) -> set[str]:
+    """Top-level import names of wheels (their distribution names, normalised)."""
+    return {re.split(r"-\d", name)[0].lower().replace("-", "_") for name in wheel_names}
+
+
+def local_modules() -> set[str]:
+    root = LITE / "files" / "chapters"
+    return {p.stem for p in root.glob("*.py")} | {p.name for p in root.iterdir() if p.is_dir()}
+
+
+def available_offline() -> set[str]:
+    lock = json.loads((LITE / "static" / "pyodide" / "pyodide-lock.json").read_text())
+    modules = set(PYODIDE_BUILTINS) | set(sys.stdlib_module_names) | local_modules()
+    for entry in lock["packages"].values():
+        if (LITE / "static" / "pyodide" / entry["file_name"]).is_file():
+            modules.update(entry.get("imports", []))
+    piplite = json.loads((LITE / "handbook-lite.json").read_text())["piplite_wheels"]
+    return modules | wheel_modules(piplite) | {"IPython"}
+
+
+def lite_notebook(docname: str) -> dict:
+    path = LITE / "files" / f"{docname}.ipynb"
+    assert path.is_file(), f"the Lite site has no {path.relative_to(SITE)}"
+    return json.loads(path.read_text())
+
+
+def cell_tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", []) or []
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
+        ".json": "application/json", ".ipynb": "application/json", ".whl": "application/zip",
+    }
+    served: list = []  # (path, status, bytes) for every request, shared with the tests
+
+    def translate_path(self, path):
+        if not path.startswith(PREFIX + "/"):
+            return str(SITE / "__outside_the_sub_path__")
+        return super().translate_path(path[len(PREFIX):])
+
+    def log_message(self, *args):
+        pass
+
+    def log_request(self, code="-", size="-"):
+        SiteHandler.served.append((self.path, int(code) if str(code).isdigit() else 0))
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+
+class Network:
+    """Every request the browser context makes, including its workers'."""
+
+    def __init__(self, context, origin: str):
+        self.origin, self.failed, self.offsite, self.count = origin, [], [], 0
+        context.on("request", self._request)
+        context.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
+        context.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} (HTTP {r.status})"))
+
+    def _request(self, request):
+        self.count += 1
+        url = urlsplit(request.url)
+        if url.scheme in ("data", "blob", "about"):
+            return
+        if url.hostname != "127.0.0.1":
+            self.offsite.append(request.url)
+
+    def check(self, server_log_start: int) -> None:
+        server_errors = [f"{p} (HTTP {s})" for p, s in SiteHandler.served[server_log_start:] if s >= 400]
+        assert not self.offsite, f"requests left 127.0.0.1: {self.offsite[:10]}"
+        assert not self.failed, f"failed requests: {self.failed[:10]}"
+        assert not server_errors, f"the server answered errors (workers included): {server_errors[:10]}"
+
+
+def wait_kernel_idle(page, timeout_ms: int = KERNEL_TIMEOUT_MS) -> None:
+    """Wait until the notebook has a Pyodide kernel that is connected and idle, twice in a row."""
+    page.wait_for_function(
+        """() => {
+            const name = document.querySelector('.jp-KernelName, .jp-Toolbar-kernelName');
+            const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            const status = document.querySelector('.jp-NotebookKernelStatus');
+            const ok = name && /Pyodide/.test(name.textContent)
+                && ind && ind.getAttribute('data-status') === 'idle'
+                && !(status && /Connecting|Starting|Restarting|Unknown/i.test(status.textContent));
+            const t = performance.now();
+            if (!ok) { window.__liteIdleSince = null; return false; }
+            window.__liteIdleSince = window.__liteIdleSince || t;
+            return t - window.__liteIdleSince > 750;
+        }""",
+        timeout=timeout_ms, polling=100,
+    )
+
+
+def run_all(page) -> None:
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+
+
+def code_cells_done(page) -> bool:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+              .every(p => /\\[\\d+\\]/.test(p.textContent))"""
+    )
+
+
+def dom_code_cells(page) -> list[dict]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(c => ({
+              code: c.classList.contains('jp-CodeCell'),
+              prompt: (c.querySelector('.jp-InputPrompt') || {}).textContent || '',
+              outputs: c.querySelectorAll('.jp-OutputArea-output').length,
+              text: (c.querySelector('.jp-OutputArea') || {}).innerText || '',
+          })).filter(c => c.code)"""
+    )
+
+
+def open_chapter_in_lite(page, base: str, docname: str) -> None:
+    page.goto(f"{base}/{docname}.html")
+    link = page.get_by_role("link", name="Launch in JupyterLite")
+    assert link.is_visible(), f"{docname}: no visible 'Launch in JupyterLite' link"
+    href = link.get_attribute("href")
+    assert href and not re.match(r"^([a-z]+:)?//|^/", href), f"{docname}: launch URL is not relative: {href}"
+    download = page.get_by_role("link", name=re.compile("Download executed notebook"))
+    assert download.is_visible(), f"{docname}: no visible download link"
+    link.click()
+    page.wait_for_url(re.compile(r"/lite/"))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=KERNEL_TIMEOUT_MS)
+
+
+# ------------------------------------------------------------ fixtures ----
+
+@pytest.fixture(scope="session")
+def lite_site() -> Path:
+    if not (LITE / "index.html").is_file():
+        pytest.fail(
+            f"no JupyterLite site at {LITE}: build it with "
+            f"`HANDBOOK_LITE=offline python book/tools/lite.py . {LITE}` (or `make book`) first",
+            pytrace=False,
+        )
+    manifest = json.loads((LITE / "handbook-lite.json").read_text())
+    if manifest["mode"] != "offline":
+        pytest.fail(
+            f"{LITE} was built in {manifest['mode']!r} mode, which loads Pyodide from the CDN; "
+            "the browser tests need HANDBOOK_LITE=offline", pytrace=False,
+        )
+    return SITE
+
+
+@pytest.fixture(scope="session")
+def site_url(lite_site):
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(SiteHandler, directory=str(lite_site)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"chromium not found at {CHROMIUM} (apt-get install chromium)", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def lite_page(browser, site_url):
+    context = browser.new_context(service_workers="allow")
+    context.set_default_timeout(60_000)
+    network = Network(context, site_url)
+    page = context.new_page()
+    start = len(SiteHandler.served)
+    yield page, network, start
+    context.close()
+
+
+# --------------------------------------------------------------- tests ----
+
+@pytest.mark.parametrize("docname", toc_chapters())
+def test_chapter_runs_in_lite(lite_site, site_url, lite_page, docname):
+    page, network, start = lite_page
+    notebook = lite_notebook(docname)
+    missing = sorted(notebook_imports(notebook) - available_offline())
+
+    open_chapter_in_lite(page, site_url, docname)
+    wait_kernel_idle(page)
+    dom_count = page.locator(".jp-Notebook .jp-Cell").count()
+    assert dom_count == len(notebook["cells"]), (
+        f"{docname}: Lite shows {dom_count} cells, the notebook has {len(notebook['cells'])}")
+
+    if missing:
+        # Needs the Pyodide CDN (e.g. numpy): opening and an idle kernel is all we can check offline.
+        network.check(start)
+        print(f"{docname}: needs CDN for {missing}; opened, kernel idle")
+        return
+
+    run_all(page)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+              .every(p => /\\[\\d+\\]/.test(p.textContent))""",
+        timeout=RUN_TIMEOUT_MS, polling=250,
+    )
+    wait_kernel_idle(page)
+
+    lite_code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    dom = dom_code_cells(page)
+    assert len(dom) == len(lite_code)
+    executed = json.loads((lite_site / "_notebooks" / f"{docname}.ipynb").read_text())
+    book_code = [c for c in executed["cells"] if c["cell_type"] == "code" and "no-lite" not in cell_tags(c)]
+    lite_from_book = [(c, d) for c, d in zip(lite_code, dom) if "lite-setup" not in cell_tags(c)]
+    assert len(lite_from_book) == len(book_code), f"{docname}: Lite and built notebooks differ in code cells"
+    problems = []
+    for index, ((cell, shown), built) in enumerate(zip(lite_from_book, book_code)):
+        traceback = "Traceback (most recent call last)" in shown["text"] or re.search(
+            r"^\w+(Error|Exception)\b.*Traceback", shown["text"], re.M)
+        if traceback and "raises-exception" not in cell_tags(cell):
+            problems.append(f"cell {index} raised:\n{shown['text'][-1500:]}")
+        if built.get("outputs") and shown["outputs"] == 0:
+            problems.append(f"cell {index} had output in the book but none in Lite: {cell['source'][:120]!r}")
+    assert not problems, f"{docname}:\n" + "\n".join(problems)
+    network.check(start)
+
+
+def test_widget_round_trip(lite_site, site_url, lite_page):
+    page, network, start = lite_page
+    docname = next(
+        (d for d in toc_chapters() if "widget" in d), toc_chapters()[0])  # any chapter will do
+    open_chapter_in_lite(page, site_url, docname)
+    wait_kernel_idle(page)
+
+    def add_cell_and_run(code: str) -> None:
+        page.locator(".jp-Notebook .jp-Cell").last.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")  # new cell below, then edit it
+        page.keyboard.press("Enter")
+        page.keyboard.insert_text(code)
+        page.keyboard.press("Shift+Enter")
+
+    add_cell_and_run(
+        "%pip install -q ipywidgets\n"
+        "import ipywidgets\n"
+        "probe = ipywidgets.IntSlider(value=3, min=0, max=100, description='probe')\n"
+        "probe"
+    )
+    readout = page.locator(".widget-slider .widget-readout").last
+    readout.wait_for(timeout=KERNEL_TIMEOUT_MS)
+    assert readout.inner_text().strip() == "3"
+
+    add_cell_and_run("probe.value = 42")  # Python -> DOM
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-slider .widget-readout')].some(e => e.textContent.trim() === '42')",
+        timeout=60_000,
+    )
+
+    handle = page.locator(".widget-slider .noUi-handle").last  # DOM -> Python
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-slider .widget-readout')].some(e => e.textContent.trim() === '43')",
+        timeout=30_000,
+    )
+    add_cell_and_run("print('probe value is', probe.value)")
+    page.wait_for_function(
+        "() => document.querySelector('.jp-Notebook').innerText.includes('probe value is 43')",
+        timeout=60_000,
+    )
+    network.check(start)
+
+
+def test_no_sourcemaps_and_manifest(lite_site):
+    maps = [p.relative_to(lite_site) for p in (lite_site / "lite").rglob("*.map")]
+    assert not maps, f"sourcemaps shipped: {maps[:5]}"
+    manifest = json.loads((lite_site / "lite" / "handbook-lite.json").read_text())
+    config = json.loads((lite_site / "lite" / "jupyter-lite.json").read_text())
+    settings = config["jupyter-config-data"]["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
+    assert settings["disablePyPIFallback"] is True
+    assert settings["pyodideUrl"].startswith("./")
+    assert [c["docname"] for c in manifest["chapters"]] == toc_chapters()
+    for chapter in manifest["chapters"]:
+        notebook = lite_notebook(chapter["docname"])
+        assert all(not c.get("outputs") for c in notebook["cells"] if c["cell_type"] == "code")
+        assert not any("no-lite" in cell_tags(c) for c in notebook["cells"])

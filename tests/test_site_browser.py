@@ -1,0 +1,145 @@
+"""The site in a real browser: Debian's chromium driven by Playwright.
+
+Every page of _build/html (the JupyterLite app aside, see test_lite.py) is
+loaded from 127.0.0.1 and must show no console error, no uncaught error, no
+failed request, no request leaving 127.0.0.1, no serious or critical axe-core
+violation and no image without alt text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from conftest import ROOT, SITE, chapter_sources, toc_docnames
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+NOT_CRAWLED = {"lite", "_static", "_vendor", "_sources", "_notebooks", "_images"}
+PAGES = sorted(
+    str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
+    if not NOT_CRAWLED & set(p.relative_to(SITE).parts)
+)
+
+
+class PageWatch:
+    """Collects everything that went wrong while a page loaded."""
+
+    def __init__(self, page, base_url: str):
+        self.problems: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url}"))
+        page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+        page.on("request", lambda r: self._check_host(r.url, base_url))
+
+    def _check_host(self, url: str, base_url: str) -> None:
+        if not url.startswith((base_url, "data:", "blob:", "about:")):
+            self.problems.append(f"third-party request: {url}")
+
+
+def open_page(browser, served_site, path: str, color_scheme: str = "light"):
+    context = browser.new_context(color_scheme=color_scheme)
+    page = context.new_page()
+    watch = PageWatch(page, served_site)
+    page.goto(f"{served_site}/{path}", wait_until="networkidle")
+    return context, page, watch
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {v['nodes'][0]['target']}"
+        for v in result["violations"] if v["impact"] in impacts
+    ]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_cleanly_and_is_accessible(browser, served_site, path):
+    context, page, watch = open_page(browser, served_site, path)
+    try:
+        images_without_alt = page.eval_on_selector_all(
+            "img", "imgs => imgs.filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.src)"
+        )
+        violations = axe_violations(page)
+    finally:
+        context.close()
+    assert not watch.problems, "\n".join(watch.problems)
+    assert not images_without_alt, images_without_alt
+    assert not violations, "\n".join(violations)
+
+
+@pytest.mark.parametrize("term, chapter", [
+    ("papermill", "09-advanced-features"),
+    ("nbval", "15-ci-cd-and-testing"),
+])
+def test_search_finds_the_chapter(browser, served_site, term, chapter):
+    context, page, watch = open_page(browser, served_site, f"search.html?q={term}")
+    try:
+        page.wait_for_selector("#search-results li", timeout=15000)
+        links = page.eval_on_selector_all("#search-results li a", "links => links.map(a => a.href)")
+    finally:
+        context.close()
+    assert any(chapter in link for link in links), links
+    assert not watch.problems, "\n".join(watch.problems)
+
+
+def test_dark_mode_toggle_switches_theme_and_stays_readable(browser, served_site):
+    context, page, watch = open_page(browser, served_site, "chapters/04-how-to-use.html")
+    try:
+        assert page.evaluate("document.documentElement.dataset.theme") == "light"
+        # The toggle cycles light -> dark -> auto; click until the theme is dark.
+        for _ in range(3):
+            page.locator("button.theme-switch-button").first.click()
+            if page.evaluate("document.documentElement.dataset.theme") == "dark":
+                break
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        violations = axe_violations(page)
+    finally:
+        context.close()
+    assert not violations, "\n".join(violations)
+    assert not watch.problems, "\n".join(watch.problems)
+
+
+@pytest.mark.parametrize("source", chapter_sources(), ids=lambda p: p.stem)
+def test_page_title_matches_its_toc_entry(site, source):
+    """The sidebar entry, the page's H1 and its <title> all carry the same name."""
+    docname = str(source.relative_to(ROOT).with_suffix(""))
+    soup = BeautifulSoup((site / "book" / "index.html").read_text(), "html.parser")
+    toc_link = soup.select_one(f'nav.bd-links a[href$="{Path(docname).name}.html"]')
+    page = BeautifulSoup((site / f"{docname}.html").read_text(), "html.parser")
+    heading = page.find("h1").get_text(" ", strip=True).rstrip("#").strip()
+    assert toc_link is not None, docname
+    assert toc_link.get_text(" ", strip=True) == heading
+    assert page.title.get_text().startswith(heading)
+
+
+def test_code_cells_have_copy_buttons(browser, served_site):
+    context, page, watch = open_page(browser, served_site, "chapters/01-what-is-jupyter.html")
+    try:
+        inputs = page.locator(".cell_input div.highlight").count()
+        buttons = page.locator(".cell_input button.copybtn").count()
+    finally:
+        context.close()
+    assert inputs >= 5 and buttons == inputs
+
+
+@pytest.mark.parametrize("source", chapter_sources(), ids=lambda p: p.stem)
+def test_long_code_cells_are_collapsed(source):
+    """A code cell of more than 30 lines is tagged hide-input (or removed from the page)."""
+    import jupytext
+
+    long_and_open = []
+    for index, cell in enumerate(jupytext.read(source).cells):
+        tags = set(cell.metadata.get("tags", []))
+        if cell.cell_type == "code" and len(cell.source.splitlines()) > 30:
+            if not tags & {"hide-input", "hide-cell", "remove-input", "remove-cell"}:
+                long_and_open.append(index + 1)
+    assert not long_and_open, f"cells {long_and_open} are long: tag them hide-input"
+
+
+def test_every_page_is_crawled():
+    assert len(PAGES) >= len(toc_docnames()) + 2  # plus search and genindex
+    assert all(re.match(r"[\w./-]+\.html$", p) for p in PAGES)
