@@ -39,6 +39,7 @@ lint: $(VENV)/.requirements ## ruff, codespell and nbstripout through pre-commit
 
 bench: $(STAMPS)/book-$(HANDBOOK_LITE) ## Measure build, rebuild, nbval and Lite times into bench/results/
 	$(BIN)/python bench/build_bench.py
+	$(BIN)/python bench/lite_bench.py
 
 audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page and the heaviest chapter
 	$(BIN)/python bench/audit.py

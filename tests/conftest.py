@@ -62,7 +62,7 @@ def fixture_book(tmp_path: Path):
         (book / "_config.yml").write_text(yaml.safe_dump(config))
         return subprocess.run(
             [sys.executable, str(ROOT / "book" / "tools" / "build.py"), str(book)],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True, text=True, timeout=300, env={**os.environ, "HANDBOOK_LITE": "off"},
         )
 
     build.book = book

@@ -143,3 +143,33 @@ def test_long_code_cells_are_collapsed(source):
 def test_every_page_is_crawled():
     assert len(PAGES) >= len(toc_docnames()) + 2  # plus search and genindex
     assert all(re.match(r"[\w./-]+\.html$", p) for p in PAGES)
+
+
+def test_saved_widgets_render_and_jslink_works_without_a_kernel(browser, served_site):
+    """Chapter 10's saved widget state renders, and its jslink/jsdlink links respond in the page."""
+    from playwright.sync_api import expect
+
+    context, page, watch = open_page(browser, served_site, "chapters/10-widgets-and-interactivity.html")
+    try:
+        page.wait_for_selector(".widget-slider", timeout=30000)
+        assert page.locator(".widget-slider").count() >= 3
+        assert page.locator(".widget-dropdown select").count() >= 1
+
+        # Two-way jslink: typing into the IntText moves the slider it is linked to.
+        pair = page.locator(".widget-hbox").filter(has=page.get_by_text("mirror", exact=True)).first
+        mirror = pair.locator("input[type=number]")
+        mirror.fill("55")
+        mirror.press("Enter")
+        expect(pair.locator(".widget-readout")).to_have_text("55")
+
+        # One-way jsdlink: moving the leader slider moves the follower progress bar.
+        lead = page.locator(".widget-hbox").filter(has=page.get_by_text("jsdlink", exact=True)).first
+        bar = lead.locator(".progress-bar")
+        before = bar.evaluate("el => el.style.width")
+        lead.locator(".noUi-handle, .slider-handle, [role=slider]").first.focus()
+        page.keyboard.press("End")
+        expect(lead.locator(".widget-readout")).to_have_text("1.00")
+        assert bar.evaluate("el => el.style.width") != before
+    finally:
+        context.close()
+    assert not watch.problems, "\n".join(watch.problems)

@@ -3,10 +3,11 @@
 myst-nb loads the ipywidgets HTML manager and require.js from CDNs, and Sphinx
 loads MathJax from one. We copy pinned copies from node_modules (installed by
 npm from package.json) into the built site instead, and point the config at
-them. They go outside html_static_path on purpose: jupyter-book injects every
-.js/.css found there into every page, while these must load only on the pages
-that need them (myst-nb adds the widget scripts per page; Sphinx adds MathJax
-only to pages with math).
+them. They are copied into the built _static/vendor/ after the build, not
+listed in html_static_path: jupyter-book injects every .js/.css it finds in the
+static path into every page, while these must load only on the pages that need
+them (myst-nb adds the widget scripts per page, Sphinx adds MathJax only to
+pages with math). Script paths given to Sphinx are relative to _static/.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ logger = logging.getLogger(__name__)
 
 # site path -> (path inside node_modules, what to leave out)
 VENDORED = {
-    "_vendor/requirejs": ("requirejs", ["bin", "*.md", "package.json"]),
+    "_static/vendor/requirejs": ("requirejs", ["bin", "*.md", "package.json"]),
     # embed-amd.js finds its font files next to itself, so the whole dist/ goes.
-    "_vendor/html-manager": (
+    "_static/vendor/html-manager": (
         "@jupyter-widgets/html-manager/dist", ["*.map", "embed.js*", "libembed-amd.js*"],
     ),
     "_static/vendor/mathjax": (
@@ -32,8 +33,8 @@ VENDORED = {
 }
 
 WIDGET_SCRIPTS = {
-    "_vendor/requirejs/require.js": {},
-    "_vendor/html-manager/embed-amd.js": {},
+    "vendor/requirejs/require.js": {},
+    "vendor/html-manager/embed-amd.js": {},
 }
 
 

@@ -2,7 +2,8 @@
 
 1. conf.py is generated from _config.yml (only when _config.yml changed).
 2. execute.py runs every changed notebook into jupyter-cache, in parallel.
-3. sphinx-build renders into a staging folder, warnings as errors.
+3. sphinx-build renders into a staging folder, warnings as errors, while
+   lite.py builds the JupyterLite site beside it (only when its inputs changed).
 4. Only a build that fully succeeded is copied into _build/html and
    _build/jupyter_execute, so nothing half-built is ever published.
 
@@ -68,6 +69,19 @@ def sync_tree(source: Path, target: Path) -> int:
     return copied
 
 
+def prune_stale_pages(book: Path, html: Path) -> None:
+    """Sphinx never deletes the page of a document that left the book; we do."""
+    from sphinx_external_toc.parsing import parse_toc_yaml
+
+    keep = set(parse_toc_yaml(book / "_toc.yml")) | {"genindex", "search", "index"}
+    for page in html.rglob("*.html"):
+        relative = page.relative_to(html)
+        if relative.parts[0].startswith("_") or relative.parts[0] == "lite":
+            continue
+        if str(relative.with_suffix("")) not in keep:
+            page.unlink()
+
+
 def copy_chapter_files(book: Path, executed: Path) -> None:
     """Put the files chapters read beside the executed notebooks, as in chapters/."""
     source = book / "chapters"
@@ -87,15 +101,32 @@ def main(book: Path) -> int:
     started = time.perf_counter()
 
     generate_conf(book)
-    run(sys.executable, str(TOOLS / "execute.py"), str(book), cwd=book)
-    run(
-        sys.executable, "-m", "sphinx", "-b", "html",
-        "-n", "-W", "--keep-going",  # every warning fails the build, all reported at once
-        "-d", str(staging / "doctrees"),
-        str(book), str(staging / "html"),
-        cwd=book,
-        env=sphinx_env(book),
-    )
+    # The JupyterLite site needs only the chapter sources, so it builds while the
+    # chapters execute. It lands in the staging output, to be published with the
+    # rest or not at all; lite.py skips all work when none of its inputs changed.
+    # HANDBOOK_LITE=off (the fault-fixture tests) builds no Lite site at all.
+    lite_command = [sys.executable, str(TOOLS / "lite.py"), str(book), str(staging / "html" / "lite")]
+    if os.environ.get("HANDBOOK_LITE") == "off":
+        lite_command = ["true"]
+    print("$", " ".join(lite_command), "(in the background)", flush=True)
+    lite = subprocess.Popen(lite_command, cwd=book)
+    try:
+        run(sys.executable, str(TOOLS / "execute.py"), str(book), cwd=book)
+        run(
+            sys.executable, "-m", "sphinx", "-b", "html",
+            "-n", "-W", "--keep-going",  # every warning fails the build, all reported at once
+            "-d", str(staging / "doctrees"),
+            str(book), str(staging / "html"),
+            cwd=book,
+            env=sphinx_env(book),
+        )
+    except SystemExit:
+        lite.terminate()
+        lite.wait()
+        raise
+    if lite.wait() != 0:
+        raise SystemExit("ERROR: the JupyterLite build failed (see [lite] lines above); the site was not updated.")
+    prune_stale_pages(book, staging / "html")
     copy_chapter_files(book, staging / "jupyter_execute")
     copied = sync_tree(staging / "html", build / "html")
     copied += sync_tree(staging / "jupyter_execute", build / "jupyter_execute")

@@ -48,7 +48,7 @@ def stray_errors(notebook) -> list[int]:
 def main(chapter: Path) -> int:
     chapter = chapter.resolve()
     settings = read_settings(ROOT)
-    notebook = read_notebook(chapter)
+    notebook = read_notebook(chapter, settings)
     executed, seconds, error = execute_one(chapter, notebook, settings)
     if error:
         print(error)

@@ -6,6 +6,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cp -r "$root"/_config.yml "$root"/_toc.yml "$root"/book "$root"/chapters "$scratch"/
+ln -s "$root"/node_modules "$scratch"/node_modules
 cd "$scratch"
 "$root"/.venv/bin/jupyter-book config sphinx . >/dev/null
 PYTHONPATH="$scratch/book/_ext" "$root"/.venv/bin/python -m sphinx -b html -n -W --keep-going -q \

@@ -43,6 +43,7 @@ class Settings:
     cache_path: Path
     timeout: int
     allow_errors: bool
+    myst_extensions: set[str]
 
 
 def read_settings(book: Path) -> Settings:
@@ -53,6 +54,7 @@ def read_settings(book: Path) -> Settings:
         cache_path=book / (execute.get("cache") or "_build/.jupyter_cache"),
         timeout=int(execute.get("timeout", 30)),
         allow_errors=bool(execute.get("allow_errors", False)),
+        myst_extensions=set((config.get("parse") or {}).get("myst_enable_extensions") or []),
     )
 
 
@@ -72,14 +74,15 @@ def toc_sources(book: Path) -> list[Path]:
     return sources
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode | None:
-    """Read a source as myst-nb does; None for plain Markdown pages."""
+def read_notebook(path: Path, settings: Settings) -> nbformat.NotebookNode | None:
+    """Read a source as myst-nb does, with the book's MyST extensions; None for plain pages."""
     text = path.read_text(encoding="utf8")
     if path.suffix == ".ipynb":
         return nbformat.reads(text, as_version=4)
     if not is_myst_markdown_notebook(text):
         return None
-    return read_myst_markdown_notebook(text, config=MdParserConfig(), add_source_map=True, path=path)
+    config = MdParserConfig(enable_extensions=settings.myst_extensions)
+    return read_myst_markdown_notebook(text, config=config, add_source_map=True, path=path)
 
 
 def execute_one(path: Path, notebook, settings: Settings):
@@ -90,6 +93,8 @@ def execute_one(path: Path, notebook, settings: Settings):
         timeout=settings.timeout,
         allow_errors=settings.allow_errors,
         meta_override=True,
+        # ipykernel warns on every start that it uses TCP; keep the build log readable.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     error = None
     if result.err is not None:
@@ -125,7 +130,7 @@ def main(book: Path) -> int:
 
     notebooks = {}
     for path in toc_sources(book):
-        notebook = read_notebook(path)
+        notebook = read_notebook(path, settings)
         if notebook is not None:
             notebooks[path] = notebook
 
@@ -163,7 +168,7 @@ def main(book: Path) -> int:
     # Prune what no current notebook matches, so the cache does not grow forever.
     for record in cache.list_cache_records():
         if record.pk not in current_records:
-            cache.remove_cache_record(record.pk)
+            cache.remove_cache(record.pk)
 
     for message in failures:
         print(message, file=sys.stderr, flush=True)

@@ -159,7 +159,10 @@ def top_level_imports(source: str) -> set[str]:
 
 
 def lite_note_cell(cell, nbformat) -> object:
-    reason = str(cell.metadata.get("lite_note") or "it needs something Pyodide in the browser does not have")
+    # `lite_note` may sit at the top of the cell metadata or under `mystnb:`
+    # (where myst-nb accepts extra keys without complaint).
+    note = cell.metadata.get("lite_note") or (cell.metadata.get("mystnb") or {}).get("lite_note")
+    reason = str(note or "it needs something Pyodide in the browser does not have")
     source = cell.source.rstrip()
     fence = "````" if "```" in source else "```"
     text = (
@@ -332,7 +335,6 @@ def lite_build(work: Path, contents: Path, output: Path, mode: str, piplite: lis
         "jupyter-lite-schema-version": 0,
         "jupyter-config-data": {
             "appName": "Jupyter Field Handbook (JupyterLite)",
-            "faviconUrl": "",
             "litePluginSettings": {KERNEL_PLUGIN: kernel_settings},
         },
     }, indent=2))

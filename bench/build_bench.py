@@ -1,0 +1,198 @@
+"""Measure how fast the book builds, rebuilds and checks. `make bench` runs this.
+
+A benchmark, not a test: it asserts nothing, it reports. It runs on the
+maintainer's checkout and restores every file it edits. Results go to
+bench/results/build.json and bench/results/build.md, and the table is printed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+BIN = ROOT / ".venv" / "bin"
+PROSE_CHAPTER = ROOT / "chapters" / "02-when-to-use-jupyter.md"
+CODE_CHAPTER = ROOT / "chapters" / "04-how-to-use.md"
+
+
+class PeakMemory:
+    """Polls the summed RSS of a process and all its descendants."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self):
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                tree = [root, *root.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    """Run a command, return its wall time, output and peak memory."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, **(env or {})})
+    memory = PeakMemory(process.pid)
+    output, _ = process.communicate()
+    seconds = time.perf_counter() - start
+    peak = memory.stop()
+    if process.returncode != 0:
+        print(output[-3000:])
+        raise SystemExit(f"{' '.join(command)} failed")
+    executed = re.search(r"Executing (\d+) notebook", output)
+    return {
+        "seconds": round(seconds, 2),
+        "executed_chapters": int(executed.group(1)) if executed else 0,
+        "peak_rss_mib": round(peak / 2**20),
+        "pip_or_npm_ran": bool(re.search(r"pip install|npm ci", output)),
+        "lite_built": "JupyterLite" in output and "up to date" not in output,
+    }
+
+
+def with_edit(path: Path, edit, command: list[str]) -> dict:
+    original = path.read_text()
+    try:
+        path.write_text(edit(original))
+        return timed(command)
+    finally:
+        path.write_text(original)
+
+
+def append_prose(text: str) -> str:
+    return text.rstrip() + "\n\nA sentence added by the benchmark.\n"
+
+
+def edit_first_code_cell(text: str) -> str:
+    marker = "```{code-cell} ipython3\n"
+    head, tail = text.split(marker, 1)
+    if tail.startswith((":", "---")):  # keep the cell's options first
+        options_end = tail.index("\n---\n", 3) + 5 if tail.startswith("---") else tail.index("\n") + 1
+        while tail[options_end:].startswith(":"):
+            options_end = tail.index("\n", options_end) + 1
+        return head + marker + tail[:options_end] + "# edited by the benchmark\n" + tail[options_end:]
+    return head + marker + "# edited by the benchmark\n" + tail
+
+
+def chapter_execution_seconds() -> dict[str, float]:
+    """myst-nb's execution data: the run time it stores with each cached notebook."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(ROOT / "_build" / ".jupyter_cache"))
+    return {Path(r.uri).stem: r.data.get("execution_seconds", 0.0) for r in cache.list_cache_records()}
+
+
+def page_weight(html_path: Path) -> dict:
+    """Bytes a first visit loads: the page and every local asset it references, raw and gzipped."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html_path.read_text(), "html.parser")
+    files = {html_path}
+    for tag in soup.find_all(["script", "link", "img"]):
+        url = (tag.get("src") or tag.get("href") or "").split("?")[0].split("#")[0]
+        if not url or "://" in url or url.startswith("data:"):
+            continue
+        if tag.name == "link" and "stylesheet" not in (tag.get("rel") or []) and "preload" not in (
+            tag.get("rel") or []
+        ):
+            continue
+        target = (html_path.parent / url).resolve()
+        if target.is_file():
+            files.add(target)
+    raw = sum(f.stat().st_size for f in files)
+    compressed = sum(len(gzip.compress(f.read_bytes(), 6)) for f in files)
+    return {"files": len(files), "raw_kib": round(raw / 1024), "gzip_kib": round(compressed / 1024)}
+
+
+def main() -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    make = ["make", "--no-print-directory", "book"]
+    results: dict = {"cores": os.cpu_count()}
+
+    subprocess.run(["make", "--no-print-directory", "clean"], cwd=ROOT, check=True)
+    results["cold_build"] = timed(make)
+    results["noop_rebuild"] = timed(make)
+    results["prose_edit_rebuild"] = with_edit(PROSE_CHAPTER, append_prose, make)
+    results["code_edit_rebuild"] = with_edit(CODE_CHAPTER, edit_first_code_cell, make)
+    timed(make)  # back to the committed state (re-executes the edited chapter once)
+
+    executions = chapter_execution_seconds()
+    total = sum(executions.values())
+    results["chapter_execution_seconds"] = {k: round(v, 2) for k, v in sorted(executions.items())}
+    results["execution_sum_seconds"] = round(total, 2)
+    results["cold_over_sum_per_core"] = round(results["cold_build"]["seconds"] / (total / os.cpu_count()), 2)
+    results["cold_target_seconds"] = round(1.2 * total / os.cpu_count() + 15, 1)
+
+    nbval = timed([str(BIN / "python"), "-m", "pytest", "-p", "no:cacheprovider", "--nbval", "-q",
+                   f"--nbval-sanitize-with={ROOT / 'tests' / 'nbval-sanitize.cfg'}", "-n", "2",
+                   "--dist", "loadscope", *map(str, sorted((ROOT / "_build" / "jupyter_execute" / "chapters")
+                                                           .glob("[0-9][0-9]-*.ipynb")))])
+    results["nbval"] = {"seconds": nbval["seconds"], "target_seconds": round(1.2 * total, 1)}
+
+    with tempfile.TemporaryDirectory() as scratch:  # an empty output: a full Lite build
+        lite = timed([str(BIN / "python"), str(ROOT / "book" / "tools" / "lite.py"), str(ROOT),
+                      str(Path(scratch) / "lite")], env={"HANDBOOK_LITE": os.environ.get("HANDBOOK_LITE", "hosted")})
+    results["lite_build"] = {"seconds": lite["seconds"]}
+
+    site = ROOT / "_build" / "html"
+    chapters = sorted(site.glob("chapters/*.html"), key=lambda p: page_weight(p)["gzip_kib"])
+    results["page_weight"] = {
+        "landing": page_weight(site / "book" / "index.html"),
+        f"heaviest chapter ({chapters[-1].stem})": page_weight(chapters[-1]),
+    }
+
+    (RESULTS / "build.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = render(results)
+    (RESULTS / "build.md").write_text(table)
+    print(table)
+
+
+def render(r: dict) -> str:
+    def row(name, measured, target=""):
+        return f"| {name} | {measured} | {target} |"
+
+    lines = ["| measurement | result | target |", "|---|---|---|",
+             row("cold build", f"{r['cold_build']['seconds']} s, {r['cold_build']['executed_chapters']} executed",
+                 f"≤ {r['cold_target_seconds']} s"),
+             row("sum of chapter execution times", f"{r['execution_sum_seconds']} s"),
+             row("cold build ÷ (sum ÷ cores)", r["cold_over_sum_per_core"], "≤ 1.2 (+15 s)"),
+             row("no-op rebuild", f"{r['noop_rebuild']['seconds']} s, {r['noop_rebuild']['executed_chapters']} "
+                 f"executed, pip/npm ran: {r['noop_rebuild']['pip_or_npm_ran']}", "< 2 s, nothing run"),
+             row("prose edited", f"{r['prose_edit_rebuild']['seconds']} s, "
+                 f"{r['prose_edit_rebuild']['executed_chapters']} executed", "< 3 s, 0 executed"),
+             row("one code cell edited", f"{r['code_edit_rebuild']['seconds']} s, "
+                 f"{r['code_edit_rebuild']['executed_chapters']} executed", "exactly 1 executed"),
+             row("nbval (one pass)", f"{r['nbval']['seconds']} s", f"≤ {r['nbval']['target_seconds']} s"),
+             row("Lite build (forced)", f"{r['lite_build']['seconds']} s"),
+             row("peak RSS of the cold build", f"{r['cold_build']['peak_rss_mib']} MiB", "≤ 2048 MiB")]
+    for name, weight in r["page_weight"].items():
+        lines.append(row(f"first visit: {name}", f"{weight['gzip_kib']} KiB gzipped "
+                         f"({weight['raw_kib']} KiB raw, {weight['files']} files)"))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reusable code that graduated from the project's notebooks."""
