@@ -44,6 +44,20 @@ def configure_assets(app: Sphinx, config) -> None:
     config.mathjax_path = "vendor/mathjax/tex-chtml.js"
 
 
+def point_widgets_at_their_fonts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """embed-amd.js loads its fonts from a path that requirejs derives from the
+    page's folder (chapters/@jupyter-widgets/...: a 404) unless this global says
+    where they are. Only pages that load the widget manager get it."""
+    scripts = [str(script) for script in context.get("script_files", [])]
+    if not any(script.endswith("html-manager/embed-amd.js") for script in scripts):
+        return
+    folder = context["pathto"]("_static/vendor/html-manager/", 1)
+    app.add_js_file(
+        None, priority=400,
+        body=f"window.__jupyter_widgets_assets_path__ = new URL({folder!r}, document.baseURI).href;",
+    )
+
+
 def copy_assets(app: Sphinx, exception) -> None:
     if exception or app.builder.format != "html":
         return
@@ -58,8 +72,36 @@ def copy_assets(app: Sphinx, exception) -> None:
         shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*excluded))
 
 
+def keep_cached_outputs_in_written_notebooks() -> None:
+    """Make myst-nb write executed outputs to jupyter_execute/ on a cache hit too.
+
+    On a cache hit, myst-nb 1.4's NotebookClientCache renders a merged *copy*
+    of the notebook, but the parser then writes the original object, without
+    outputs, to jupyter_execute/. nbval and the download link would get empty
+    notebooks. We merge the outputs back into the original object instead.
+    """
+    from myst_nb.core.execute.cache import NotebookClientCache
+
+    original_start = NotebookClientCache.start_client
+    if getattr(original_start, "keeps_outputs", False):
+        return
+
+    def start_client(self):
+        source_notebook = self._notebook
+        original_start(self)
+        if self._notebook is not source_notebook:
+            source_notebook.cells = self._notebook.cells
+            source_notebook.metadata = self._notebook.metadata
+            self._notebook = source_notebook
+
+    start_client.keeps_outputs = True
+    NotebookClientCache.start_client = start_client
+
+
 def setup(app: Sphinx):
+    keep_cached_outputs_in_written_notebooks()
     app.add_config_value("handbook_node_modules", "node_modules", "html")
     app.connect("config-inited", configure_assets, priority=100)
+    app.connect("html-page-context", point_widgets_at_their_fonts, priority=900)
     app.connect("build-finished", copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
