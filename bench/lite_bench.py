@@ -156,7 +156,7 @@ def main() -> int:
 
     size = site_size(lite)
     summary = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "mode": manifest["mode"],
         "chapter": args.chapter,

@@ -12,6 +12,7 @@ import jupytext
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
+
 from conftest import EXECUTED, ROOT, chapter_sources, toc_docnames
 
 CHAPTER_NAME = re.compile(r"^(\d\d)-[a-z0-9-]+\.md$")

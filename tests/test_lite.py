@@ -52,6 +52,12 @@ pytestmark = pytest.mark.timeout(900)
 
 # ------------------------------------------------------------- helpers ----
 
+READOUT_SHOWS = (
+    "value => [...document.querySelectorAll('.widget-slider .widget-readout')]"
+    ".some(e => e.textContent.trim() === value)"
+)
+
+
 def toc_chapters() -> list[str]:
     """Chapter docnames from the repo's _toc.yml (the test parameters)."""
     toc = yaml.safe_load((REPO / "_toc.yml").read_text())
@@ -308,10 +314,10 @@ def test_chapter_runs_in_lite(lite_site, site_url, lite_page, docname):
     assert len(dom) == len(lite_code)
     executed = json.loads((lite_site / "_notebooks" / f"{docname}.ipynb").read_text())
     book_code = [c for c in executed["cells"] if c["cell_type"] == "code" and "no-lite" not in cell_tags(c)]
-    lite_from_book = [(c, d) for c, d in zip(lite_code, dom) if "lite-setup" not in cell_tags(c)]
+    lite_from_book = [(c, d) for c, d in zip(lite_code, dom, strict=True) if "lite-setup" not in cell_tags(c)]
     assert len(lite_from_book) == len(book_code), f"{docname}: Lite and built notebooks differ in code cells"
     problems = []
-    for index, ((cell, shown), built) in enumerate(zip(lite_from_book, book_code)):
+    for index, ((cell, shown), built) in enumerate(zip(lite_from_book, book_code, strict=True)):
         traceback = "Traceback (most recent call last)" in shown["text"] or re.search(
             r"^\w+(Error|Exception)\b.*Traceback", shown["text"], re.M)
         if traceback and "raises-exception" not in cell_tags(cell):
@@ -348,18 +354,12 @@ def test_widget_round_trip(lite_site, site_url, lite_page):
     assert readout.inner_text().strip() == "3"
 
     add_cell_and_run("probe.value = 42")  # Python -> DOM
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.widget-slider .widget-readout')].some(e => e.textContent.trim() === '42')",
-        timeout=60_000,
-    )
+    page.wait_for_function(READOUT_SHOWS, arg="42", timeout=60_000)
 
     handle = page.locator(".widget-slider .noUi-handle").last  # DOM -> Python
     handle.focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.widget-slider .widget-readout')].some(e => e.textContent.trim() === '43')",
-        timeout=30_000,
-    )
+    page.wait_for_function(READOUT_SHOWS, arg="43", timeout=30_000)
     add_cell_and_run("print('probe value is', probe.value)")
     page.wait_for_function(
         "() => document.querySelector('.jp-Notebook').innerText.includes('probe value is 43')",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+
 from conftest import ROOT, SITE, chapter_sources, toc_docnames
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

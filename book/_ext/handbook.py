@@ -12,6 +12,7 @@ pages with math). Script paths given to Sphinx are relative to _static/.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def point_widgets_at_their_fonts(app: Sphinx, pagename, templatename, context, d
     """embed-amd.js loads its fonts from a path that requirejs derives from the
     page's folder (chapters/@jupyter-widgets/...: a 404) unless this global says
     where they are. Only pages that load the widget manager get it."""
-    scripts = [str(script) for script in context.get("script_files", [])]
+    scripts = [str(getattr(script, "filename", script)) for script in context.get("script_files", [])]
     if not any(script.endswith("html-manager/embed-amd.js") for script in scripts):
         return
     folder = context["pathto"]("_static/vendor/html-manager/", 1)
@@ -56,6 +57,14 @@ def point_widgets_at_their_fonts(app: Sphinx, pagename, templatename, context, d
         None, priority=400,
         body=f"window.__jupyter_widgets_assets_path__ = new URL({folder!r}, document.baseURI).href;",
     )
+
+
+def label_hidden_cells_by_their_text(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """myst-nb's "Show code cell source" toggles carry aria-label="Toggle hidden
+    content", a name that does not contain their visible text (axe: serious
+    label-content-name-mismatch). Without it, the name is the visible text."""
+    if "body" in context:
+        context["body"] = context["body"].replace('<summary aria-label="Toggle hidden content">', "<summary>")
 
 
 def copy_assets(app: Sphinx, exception) -> None:
@@ -98,10 +107,19 @@ def keep_cached_outputs_in_written_notebooks() -> None:
     NotebookClientCache.start_client = start_client
 
 
+def extension_digest() -> str:
+    """A digest of our extensions' code: when it changes, every page is rebuilt
+    (Sphinx tracks sources, config and templates, but not extension code)."""
+    folder = Path(__file__).parent
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.glob("*.py")))).hexdigest()
+
+
 def setup(app: Sphinx):
     keep_cached_outputs_in_written_notebooks()
+    app.add_config_value("handbook_extension_digest", extension_digest(), "env")
     app.add_config_value("handbook_node_modules", "node_modules", "html")
     app.connect("config-inited", configure_assets, priority=100)
     app.connect("html-page-context", point_widgets_at_their_fonts, priority=900)
+    app.connect("html-page-context", label_hidden_cells_by_their_text)
     app.connect("build-finished", copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
