@@ -45,18 +45,35 @@ def configure_assets(app: Sphinx, config) -> None:
     config.mathjax_path = "vendor/mathjax/tex-chtml.js"
 
 
+# ipywidgets' slider handles have role="slider" but no accessible name (axe:
+# aria-input-field-name, serious). Name each after its widget's visible label.
+NAME_SLIDER_HANDLES = """
+new MutationObserver(() => {
+  for (const handle of document.querySelectorAll('[role="slider"]:not([aria-label])')) {
+    const widget = handle.closest(".widget-slider, .jupyter-widget-slider, .widget-hslider, .widget-vslider");
+    const label = widget && widget.querySelector(".widget-label");
+    handle.setAttribute("aria-label", (label && label.textContent.trim()) || "slider");
+  }
+}).observe(document.documentElement, {childList: true, subtree: true});
+"""
+
+
 def point_widgets_at_their_fonts(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """embed-amd.js loads its fonts from a path that requirejs derives from the
-    page's folder (chapters/@jupyter-widgets/...: a 404) unless this global says
-    where they are. Only pages that load the widget manager get it."""
+    """embed-amd.js loads its fonts relative to the URL requirejs gives its module,
+    by default under the page's folder (chapters/@jupyter-widgets/...: a 404).
+    Map the module to our copy, and set the assets path it also honours. Only
+    pages that load the widget manager get this."""
     scripts = [str(getattr(script, "filename", script)) for script in context.get("script_files", [])]
     if not any(script.endswith("html-manager/embed-amd.js") for script in scripts):
         return
-    folder = context["pathto"]("_static/vendor/html-manager/", 1)
-    app.add_js_file(
-        None, priority=400,
-        body=f"window.__jupyter_widgets_assets_path__ = new URL({folder!r}, document.baseURI).href;",
+    folder = context["pathto"]("_static/vendor/html-manager", 1)
+    # A global `require` object defined before require.js loads is its config.
+    url = f"new URL({folder!r}, document.baseURI).href"
+    body = (
+        f"window.__jupyter_widgets_assets_path__ = {url} + '/';\n"
+        f"var require = {{paths: {{'@jupyter-widgets/html-manager/dist': {url}}}}};"
     )
+    app.add_js_file(None, priority=400, body=body + NAME_SLIDER_HANDLES)
 
 
 def label_hidden_cells_by_their_text(app: Sphinx, pagename, templatename, context, doctree) -> None:
