@@ -44,14 +44,16 @@ def site() -> Path:
 
 @pytest.fixture
 def fixture_book(tmp_path: Path):
-    """A copy of tests/fixtures/book that uses the real _config.yml and extension.
+    """A copy of tests/fixtures/book that uses the real _config.yml and extensions.
 
     Returns a function build(timeout=None) -> CompletedProcess, running the real
     build driver on the copy, so each test adds one fault and checks the result.
     """
     book = tmp_path / "book"
     shutil.copytree(FIXTURE_BOOK, book)
-    shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")
+    # The real extensions, templates and static files that _config.yml points at.
+    for folder in ("_ext", "_templates", "_static"):
+        shutil.copytree(ROOT / "book" / folder, book / "book" / folder)
     (book / "node_modules").symlink_to(ROOT / "node_modules")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["title"] = "Fixture book"
