@@ -71,7 +71,8 @@ def point_widgets_at_their_fonts(app: Sphinx, pagename, templatename, context, d
     url = f"new URL({folder!r}, document.baseURI).href"
     body = (
         f"window.__jupyter_widgets_assets_path__ = {url} + '/';\n"
-        f"var require = {{paths: {{'@jupyter-widgets/html-manager/dist': {url}}}}};"
+        f"var require = {{paths: {{'@jupyter-widgets/html-manager/dist': {url}, "
+        f"'@jupyter-widgets/html-manager': {url} + '/embed-amd'}}}};"
     )
     app.add_js_file(None, priority=400, body=body + NAME_SLIDER_HANDLES)
 

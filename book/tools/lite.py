@@ -194,12 +194,23 @@ def convert_chapter(md: Path, nbformat, jupytext) -> tuple[object, dict]:
             if not cell.source.strip():
                 continue
         cells.append(cell)
+        if cell.cell_type == "code" and "raises-exception" in tags:
+            cells.append(nbformat.v4.new_markdown_cell(
+                "> **This cell raises an error on purpose.** *Run All* stops here: click the next cell "
+                "and choose *Run → Run Selected Cell and All Below* to carry on.",
+                metadata={"tags": ["lite-note"]},
+            ))
     if "ipywidgets" in imports:
+        # piplite.install rather than %pip: JupyterLab's Run All stopped after a
+        # %pip cell and never ran the rest of the notebook.
         setup = nbformat.v4.new_code_cell(
-            "%pip install -q ipywidgets  # JupyterLite only: install the site's bundled copy",
+            "# JupyterLite only: install the site's bundled copy of ipywidgets\n"
+            "import piplite\n"
+            "await piplite.install(\"ipywidgets\")",
             metadata={"tags": ["lite-setup"]},
         )
-        cells.insert(0, setup)
+        title_first = bool(cells) and cells[0].cell_type == "markdown"
+        cells.insert(1 if title_first else 0, setup)
     for index, cell in enumerate(cells):
         cell.id = f"lite-{index:03d}"  # stable ids: identical input, identical output
         cell.metadata.pop("execution", None)
