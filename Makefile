@@ -12,7 +12,7 @@ STAMPS := _build/.stamps
 HANDBOOK_LITE ?= hosted
 export HANDBOOK_LITE
 BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
-NBVAL := $(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
+NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
 
 .PHONY: book test nbval serve clean lint bench audit linkcheck help

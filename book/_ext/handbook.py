@@ -12,6 +12,7 @@ pages with math). Script paths given to Sphinx are relative to _static/.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shutil
 from pathlib import Path
@@ -105,7 +106,7 @@ def keep_cached_outputs_in_written_notebooks() -> None:
     On a cache hit, myst-nb 1.4's NotebookClientCache renders a merged *copy*
     of the notebook, but the parser then writes the original object, without
     outputs, to jupyter_execute/. nbval and the download link would get empty
-    notebooks. We merge the outputs back into the original object instead.
+    notebooks. We copy the cached outputs into the original object as well.
     """
     from myst_nb.core.execute.cache import NotebookClientCache
 
@@ -117,9 +118,10 @@ def keep_cached_outputs_in_written_notebooks() -> None:
         source_notebook = self._notebook
         original_start(self)
         if self._notebook is not source_notebook:
-            source_notebook.cells = self._notebook.cells
-            source_notebook.metadata = self._notebook.metadata
-            self._notebook = source_notebook
+            # A copy: rendering with nb_merge_streams edits the outputs in place,
+            # which would write each merged stream twice.
+            source_notebook.cells = copy.deepcopy(self._notebook.cells)
+            source_notebook.metadata = copy.deepcopy(self._notebook.metadata)
 
     start_client.keeps_outputs = True
     NotebookClientCache.start_client = start_client
