@@ -86,9 +86,23 @@ def label_hidden_cells_by_their_text(app: Sphinx, pagename, templatename, contex
         context["body"] = context["body"].replace('<summary aria-label="Toggle hidden content">', "<summary>")
 
 
+def write_root_favicon(outdir: Path) -> None:
+    """Browsers ask for /favicon.ico on pages that name no icon (the root redirect
+    page); without one that is a 404 in the console. Drawn here, not committed."""
+    from PIL import Image, ImageDraw
+
+    icon = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(icon)
+    draw.ellipse((1, 1, 30, 30), fill="#1a4f8b")
+    draw.arc((7, 9, 25, 19), 200, 340, fill="#f37726", width=3)
+    draw.arc((7, 13, 25, 23), 20, 160, fill="#f37726", width=3)
+    icon.save(outdir / "favicon.ico", sizes=[(32, 32)])
+
+
 def copy_assets(app: Sphinx, exception) -> None:
     if exception or app.builder.format != "html":
         return
+    write_root_favicon(Path(app.outdir))
     node_modules = Path(app.confdir) / app.config.handbook_node_modules
     for site_path, (package_path, excluded) in VENDORED.items():
         source = node_modules / package_path
