@@ -23,7 +23,6 @@ import ast
 import functools
 import http.server
 import json
-import os
 import re
 import sys
 import threading
@@ -31,10 +30,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SITE = Path(os.environ.get("HANDBOOK_SITE", REPO / "_build" / "html")).resolve()
+from conftest import SITE, toc_docnames
+
 LITE = SITE / "lite"
 PREFIX = "/handbook/sub"  # served under a sub-path on purpose
 KERNEL_TIMEOUT_MS = 180_000
@@ -55,11 +53,7 @@ READOUT_SHOWS = (
 
 def toc_chapters() -> list[str]:
     """Chapter docnames from the repo's _toc.yml (the test parameters)."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    names = []
-    for part in toc.get("parts", []):
-        names += [c["file"] for c in part.get("chapters", []) if c["file"].startswith("chapters/")]
-    return names
+    return [name for name in toc_docnames() if name.startswith("chapters/")]
 
 
 def notebook_imports(notebook: dict) -> set[str]:
