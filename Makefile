@@ -42,7 +42,7 @@ bench: ## Measure build, rebuild, nbval and Lite times into bench/results/ (offl
 	HANDBOOK_LITE=offline $(BIN)/python bench/build_bench.py
 	$(BIN)/python bench/lite_bench.py
 
-audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page and the heaviest chapter
+audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page, the heaviest chapter and the widget chapter
 	$(BIN)/python bench/audit.py
 
 linkcheck: $(STAMPS)/book-$(HANDBOOK_LITE) ## Check external links (needs the network; not part of make test)

@@ -17,6 +17,8 @@ from bs4 import BeautifulSoup
 from conftest import ROOT, SITE, chapter_sources, toc_docnames
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# A cell output holding a saved widget view; the widget manager loads when one nears the screen.
+WIDGET_OUTPUT = "div.cell_output:has(script[type='application/vnd.jupyter.widget-view+json'])"
 NOT_CRAWLED = {"lite", "_static", "_vendor", "_sources", "_notebooks", "_images"}
 PAGES = sorted(
     str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
@@ -29,6 +31,8 @@ class PageWatch:
 
     def __init__(self, page, base_url: str):
         self.problems: list[str] = []
+        self.requested: list[str] = []
+        page.on("request", lambda r: self.requested.append(r.url))
         page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url}"))
@@ -152,7 +156,11 @@ def test_saved_widgets_render_and_jslink_works_without_a_kernel(browser, served_
 
     context, page, watch = open_page(browser, served_site, "chapters/10-widgets-and-interactivity.html")
     try:
+        # The widget manager waits until a widget output comes near the screen.
+        assert not [url for url in watch.requested if "embed-amd.js" in url]
+        page.locator(WIDGET_OUTPUT).first.scroll_into_view_if_needed()
         page.wait_for_selector(".widget-slider", timeout=30000)
+        assert [url for url in watch.requested if "embed-amd.js" in url]
         assert page.locator(".widget-slider").count() >= 3
         assert page.locator(".widget-dropdown select").count() >= 1
 
@@ -171,6 +179,82 @@ def test_saved_widgets_render_and_jslink_works_without_a_kernel(browser, served_
         page.keyboard.press("End")
         expect(lead.locator(".widget-readout")).to_have_text("1.00")
         assert bar.evaluate("el => el.style.width") != before
+        # The page crawl ran axe before any widget was drawn; run it on them now.
+        violations = axe_violations(page)
     finally:
         context.close()
     assert not watch.problems, "\n".join(watch.problems)
+    assert not violations, "\n".join(violations)
+
+
+def test_widgets_are_readable_in_dark_mode(browser, served_site):
+    """With the system in dark mode (the book's default mode is auto), drawn widgets pass axe."""
+    context, page, watch = open_page(browser, served_site, "chapters/10-widgets-and-interactivity.html", "dark")
+    try:
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        for output in page.locator(WIDGET_OUTPUT).all():
+            output.scroll_into_view_if_needed()
+        page.wait_for_selector(".widget-dropdown select", timeout=30000)
+        violations = axe_violations(page)
+    finally:
+        context.close()
+    assert not violations, "\n".join(violations)
+    assert not watch.problems, "\n".join(watch.problems)
+
+
+# Computed styles compared between the bundle and the theme's own stylesheets.
+STYLE_PROPERTIES = [
+    "display", "position", "visibility", "float", "width", "height", "margin-top", "margin-left",
+    "padding-top", "padding-left", "color", "background-color", "border-top-width", "border-left-color",
+    "font-family", "font-size", "font-weight", "line-height", "text-align", "overflow-x", "opacity",
+]
+COMPUTED_STYLES = """properties => Array.from(document.querySelectorAll('body *'), element => {
+  const style = getComputedStyle(element), before = getComputedStyle(element, '::before');
+  return [element.tagName + '.' + element.className,
+          ...properties.map(name => style.getPropertyValue(name)), before.content, before.fontFamily];
+})"""
+
+
+@pytest.mark.parametrize("path", [
+    "book/index.html", "chapters/02-when-to-use-jupyter.html", "chapters/10-widgets-and-interactivity.html",
+    "search.html",
+])
+@pytest.mark.parametrize("width, color_scheme", [(1280, "dark"), (412, "light")])
+def test_bundled_stylesheet_styles_pages_like_the_originals(browser, served_site, site, path, width, color_scheme):
+    """The purged bundle must leave every element styled as the theme's full stylesheets do."""
+    bundle = next((site / "_static" / "styles").glob("handbook.*.css"))
+    sources = re.search(r"from: ([^*]+) \*/", bundle.read_text(encoding="utf-8")).group(1).split()
+    prefix = "../" * path.count("/")
+    original_links = "".join(f'<link rel="stylesheet" href="{prefix}{source}" />' for source in sources)
+
+    def with_original_stylesheets(route):
+        html = (site / path).read_text(encoding="utf-8")
+        html = re.sub(r'<link rel="stylesheet" href="[^"]*handbook\.[0-9a-f]+\.css" />', original_links, html)
+        route.fulfill(body=html, content_type="text/html")
+
+    styles = []
+    for original in (False, True):
+        context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=color_scheme)
+        page = context.new_page()
+        if original:
+            page.route(f"{served_site}/{path}", with_original_stylesheets)
+        try:
+            page.goto(f"{served_site}/{path}", wait_until="networkidle")
+            for output in page.locator(WIDGET_OUTPUT).all():
+                output.scroll_into_view_if_needed()
+            if "widget-view" in page.content():
+                page.wait_for_selector(".widget-dropdown select", timeout=30000)
+            page.evaluate("window.scrollTo(0, 0)")
+            styles.append(page.evaluate(COMPUTED_STYLES, STYLE_PROPERTIES))
+        finally:
+            context.close()
+    assert len(styles[0]) == len(styles[1]) > 100
+    differences = [
+        f"{bundled[0]}: {name} {value!r} (original {original_value!r})"
+        for bundled, original in zip(*styles, strict=True)
+        for name, value, original_value in zip(
+            ["tag", *STYLE_PROPERTIES, "::before content", "::before font"], bundled, original, strict=True
+        )
+        if value != original_value
+    ]
+    assert not differences, "\n".join(differences[:20])

@@ -6,14 +6,15 @@ npm from package.json) into the built site instead, and point the config at
 them. They are copied into the built _static/vendor/ after the build, not
 listed in html_static_path: jupyter-book injects every .js/.css it finds in the
 static path into every page, while these must load only on the pages that need
-them (myst-nb adds the widget scripts per page, Sphinx adds MathJax only to
-pages with math). Script paths given to Sphinx are relative to _static/.
+them (myst-nb marks the pages with widgets, Sphinx adds MathJax only to pages
+with math). Script paths given to Sphinx are relative to _static/.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -59,23 +60,61 @@ new MutationObserver(() => {
 """
 
 
-def point_widgets_at_their_fonts(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """embed-amd.js loads its fonts relative to the URL requirejs gives its module,
+# The widget manager is 3.6 MB of script (900 KB gzipped): fetching and parsing
+# it in the page head kept a phone from painting anything for seconds. It now
+# loads when the first widget output comes within a screen of the viewport.
+# embed-amd.js renders the saved widgets as soon as it runs after page load.
+LOAD_WIDGETS_WHEN_SEEN = """
+document.addEventListener("DOMContentLoaded", () => {
+  const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+  const load = () => {
+    const loader = document.createElement("script");
+    loader.src = %(require)s;
+    loader.onload = () => {
+      const manager = document.createElement("script");
+      manager.src = %(manager)s;
+      document.head.append(manager);
+    };
+    document.head.append(loader);
+  };
+  const watcher = new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) {
+      watcher.disconnect();
+      load();
+    }
+  }, {rootMargin: "100%% 0px"});
+  for (const view of views) watcher.observe(view.parentElement);
+});
+"""
+
+
+def load_widgets_when_seen(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """myst-nb adds require.js and the widget manager to pages with saved widget
+    state; we take them out and load them from LOAD_WIDGETS_WHEN_SEEN instead.
+
+    embed-amd.js loads its fonts relative to the URL requirejs gives its module,
     by default under the page's folder (chapters/@jupyter-widgets/...: a 404).
-    Map the module to our copy, and set the assets path it also honours. Only
-    pages that load the widget manager get this."""
-    scripts = [str(getattr(script, "filename", script)) for script in context.get("script_files", [])]
-    if not any(script.endswith("html-manager/embed-amd.js") for script in scripts):
+    So the module is mapped to our copy, and the assets path it also honours is
+    set."""
+    scripts = context.get("script_files", [])
+    # Sphinx stores script paths with the _static/ prefix we left out.
+    widget_scripts = [s for s in scripts if str(s.filename or "").removeprefix("_static/") in WIDGET_SCRIPTS]
+    if not widget_scripts:
         return
+    scripts[:] = [s for s in scripts if s not in widget_scripts]
     folder = context["pathto"]("_static/vendor/html-manager", 1)
     # A global `require` object defined before require.js loads is its config.
     url = f"new URL({folder!r}, document.baseURI).href"
-    body = (
+    config = (
         f"window.__jupyter_widgets_assets_path__ = {url} + '/';\n"
         f"var require = {{paths: {{'@jupyter-widgets/html-manager/dist': {url}, "
         f"'@jupyter-widgets/html-manager': {url} + '/embed-amd'}}}};"
     )
-    app.add_js_file(None, priority=400, body=body + NAME_SLIDER_HANDLES)
+    loader = LOAD_WIDGETS_WHEN_SEEN % {
+        "require": json.dumps(context["pathto"]("_static/vendor/requirejs/require.js", 1)),
+        "manager": json.dumps(context["pathto"]("_static/vendor/html-manager/embed-amd.js", 1)),
+    }
+    app.add_js_file(None, priority=400, body=config + loader + NAME_SLIDER_HANDLES)
 
 
 def label_hidden_cells_by_their_text(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -145,7 +184,8 @@ def extension_digest() -> str:
     """A digest of our extensions' code: when it changes, every page is rebuilt
     (Sphinx tracks sources, config and templates, but not extension code)."""
     folder = Path(__file__).parent
-    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.glob("*.py")))).hexdigest()
+    code = sorted(folder.glob("*.py")) + sorted(folder.glob("*.mjs"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in code)).hexdigest()
 
 
 def setup(app: Sphinx):
@@ -153,7 +193,7 @@ def setup(app: Sphinx):
     app.add_config_value("handbook_extension_digest", extension_digest(), "env")
     app.add_config_value("handbook_node_modules", "node_modules", "html")
     app.connect("config-inited", configure_assets, priority=100)
-    app.connect("html-page-context", point_widgets_at_their_fonts, priority=900)
+    app.connect("html-page-context", load_widgets_when_seen, priority=900)
     app.connect("html-page-context", label_hidden_cells_by_their_text)
     app.connect("build-finished", copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
