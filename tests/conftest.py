@@ -25,6 +25,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Folders of the built site that hold no Sphinx pages: the JupyterLite app, assets,
+# sources and notebooks.
+NOT_PAGES = {"lite", "_static", "_sources", "_notebooks", "_images"}
+
+
+def site_pages() -> list[Path]:
+    """Every HTML page Sphinx wrote into the site (the root redirect included)."""
+    return sorted(p for p in SITE.rglob("*.html") if not NOT_PAGES & set(p.relative_to(SITE).parts))
+
+
 def toc_docnames() -> list[str]:
     from sphinx_external_toc.parsing import parse_toc_yaml
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from bs4 import BeautifulSoup
 
-SKIPPED_DIRS = {"lite", "_static", "_vendor", "_sources", "_notebooks"}
+from conftest import site_pages
 
 
 @cache
@@ -34,7 +34,7 @@ def internal_links(page: Path):
 
 def test_every_internal_link_and_anchor_resolves(site):
     broken = []
-    pages = [p for p in site.rglob("*.html") if not SKIPPED_DIRS & set(p.relative_to(site).parts)]
+    pages = site_pages()
     assert len(pages) >= 17
     for page in pages:
         for tag, url, parts in internal_links(page):

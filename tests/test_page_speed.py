@@ -14,14 +14,10 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import SITE
+from conftest import SITE, site_pages
 
-NOT_PAGES = {"lite", "_static", "_sources", "_notebooks", "_images"}
-PAGES = sorted(
-    p for p in SITE.rglob("*.html")
-    # The root index.html only redirects to book/index.html.
-    if not NOT_PAGES & set(p.relative_to(SITE).parts) and 'http-equiv="Refresh"' not in p.read_text()
-)
+# The root index.html only redirects to book/index.html.
+PAGES = [p for p in site_pages() if 'http-equiv="Refresh"' not in p.read_text()]
 THEME_STYLESHEETS = ["styles/pydata-sphinx-theme.css", "styles/sphinx-book-theme.css", "sphinx-design.min.css"]
 
 

@@ -14,16 +14,12 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, SITE, chapter_sources, toc_docnames
+from conftest import ROOT, SITE, chapter_sources, site_pages, toc_docnames
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # A cell output holding a saved widget view; the widget manager loads when one nears the screen.
 WIDGET_OUTPUT = "div.cell_output:has(script[type='application/vnd.jupyter.widget-view+json'])"
-NOT_CRAWLED = {"lite", "_static", "_vendor", "_sources", "_notebooks", "_images"}
-PAGES = sorted(
-    str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
-    if not NOT_CRAWLED & set(p.relative_to(SITE).parts)
-)
+PAGES = [str(p.relative_to(SITE)) for p in site_pages()]
 
 
 class PageWatch:
@@ -242,7 +238,7 @@ def test_bundled_stylesheet_styles_pages_like_the_originals(browser, served_site
             page.goto(f"{served_site}/{path}", wait_until="networkidle")
             for output in page.locator(WIDGET_OUTPUT).all():
                 output.scroll_into_view_if_needed()
-            if "widget-view" in page.content():
+            if page.locator(WIDGET_OUTPUT).count():
                 page.wait_for_selector(".widget-dropdown select", timeout=30000)
             page.evaluate("window.scrollTo(0, 0)")
             styles.append(page.evaluate(COMPUTED_STYLES, STYLE_PROPERTIES))

@@ -69,6 +69,10 @@ def is_mathjax(app: Sphinx, script: _JavaScript) -> bool:
     return script.attributes.get("body", "").startswith("window.MathJax")
 
 
+def is_bundle(sheet: Path) -> bool:
+    return sheet.parent == Path(BUNDLE_FOLDER) and sheet.name.startswith(BUNDLE_PREFIX)
+
+
 def site_pages(outdir: Path) -> list[Path]:
     return sorted(
         page for page in outdir.rglob("*.html")
@@ -141,7 +145,6 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
     outdir = Path(app.outdir)
     bundle_dir = outdir / BUNDLE_FOLDER
     pages = site_pages(outdir)
-    is_bundle = lambda sheet: sheet.parent == Path(BUNDLE_FOLDER) and sheet.name.startswith(BUNDLE_PREFIX)  # noqa: E731
     # Every local stylesheet any page links, in first-seen order. Pages kept from
     # an earlier build already link the old bundle; their sources are the same.
     sheets: list[Path] = []
@@ -185,7 +188,7 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
             old.unlink()
     bundle.write_text(text, encoding="utf-8")
     for page in pages:
-        link_bundle(page, bundle, outdir, set(sheets) | {bundle.relative_to(outdir)}, is_bundle)
+        link_bundle(page, bundle, outdir, set(sheets))
 
 
 def subset_icon_fonts(css: str, bundle_dir: Path) -> dict[str, str]:
@@ -219,7 +222,7 @@ def subset_icon_fonts(css: str, bundle_dir: Path) -> dict[str, str]:
     return replaced
 
 
-def link_bundle(page: Path, bundle: Path, outdir: Path, bundled: set[Path], is_bundle) -> None:
+def link_bundle(page: Path, bundle: Path, outdir: Path, bundled: set[Path]) -> None:
     """Replace the page's links to bundled sheets by one link to the bundle."""
     html = page.read_text(encoding="utf-8")
     head, end, body = html.partition("</head>")
