@@ -26,7 +26,9 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
+from docutils.parsers.rst import directives
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,28 @@ def on_build_finished(app, exception) -> None:
     logger.info("lite_launch: %d executed notebook(s) copied to %s", copied, NOTEBOOKS_DIR)
 
 
+class LiteCellDirective(SphinxDirective):
+    """```{lite-cell}``` holds a code cell that only the JupyterLite copy gets.
+
+    It stands next to a book cell that cannot run in the browser and makes the
+    same point with what Pyodide has. The book page shows nothing for it, and
+    it is not executed at build time (it is Markdown to myst-nb, so it does
+    not change the chapter's cache key); book/tools/lite.py turns it into a
+    code cell. ``:expect:`` (required) is text its output must contain, checked
+    by tests/test_lite.py; ``:tags:`` passes cell tags through (e.g. raises-exception).
+    """
+
+    has_content = True
+    option_spec = {"tags": directives.unchanged, "expect": directives.unchanged_required}
+
+    def run(self):
+        if not self.options.get("expect"):
+            raise self.error("lite-cell needs :expect: (text its output must contain)")
+        return []
+
+
 def setup(app):
+    app.add_directive("lite-cell", LiteCellDirective)
     app.add_config_value("lite_launch_prefix", "chapters/", "html", [str])
     app.add_config_value("lite_launch_app", "notebooks", "html", [str])
     app.add_config_value("lite_launch_dir", "lite", "html", [str])
