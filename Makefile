@@ -15,7 +15,7 @@ BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -pa
 NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
 
-.PHONY: book test nbval serve clean lint bench audit linkcheck help
+.PHONY: book test nbval serve clean lint bench audit linkcheck help lock drift
 
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
@@ -48,6 +48,13 @@ audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page, the he
 linkcheck: $(STAMPS)/book-$(HANDBOOK_LITE) ## Check external links (needs the network; not part of make test)
 	$(BIN)/python -m sphinx -b linkcheck -q . _build/linkcheck
 
+lock: $(VENV)/.requirements ## Recompile requirements.txt (hashed) from requirements.in, keeping existing pins
+	$(BIN)/uv pip compile requirements.in --generate-hashes --python $(BIN)/python --no-header \
+		--annotation-style line --quiet $(LOCK_FLAGS) -o requirements.txt
+
+drift: $(VENV)/.requirements ## Execute every chapter against the newest allowed releases; report into bench/results/drift.md
+	$(BIN)/python book/tools/drift.py
+
 help:
 	@grep -E '^[a-z]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
 
@@ -56,7 +63,7 @@ $(BIN)/python:
 
 $(VENV)/.requirements: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
