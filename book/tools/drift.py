@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     results = args.results or book / "bench" / "results"
     notes = load_notes(args.notes or book / "bench" / "drift-notes.yml")
     start = time.perf_counter()
-    report = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    report = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
               "python": ".".join(map(str, sys.version_info[:3]))}
 
     try:
