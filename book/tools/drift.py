@@ -112,6 +112,29 @@ def read_pins(path: Path) -> dict[str, str]:
     return pins
 
 
+def bounded_requirements(requirements: Path) -> dict[str, str]:
+    """Direct dependencies whose line in requirements.in carries a version bound: name -> bound."""
+    bounded = {}
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*([<>=!~].*)$", line)
+        if match:
+            bounded[normalise(match.group(1))] = match.group(3).replace(" ", "")
+    return bounded
+
+
+def held_back(requirements: Path, resolved: dict[str, str]) -> list[dict]:
+    """For each bounded direct dependency, the newest release on the index (one look-up each)."""
+    rows = []
+    for name, bound in bounded_requirements(requirements).items():
+        result = subprocess.run([sys.executable, "-m", "pip", "index", "versions", name],
+                                capture_output=True, text=True)
+        match = re.search(r"^\S+ \(([^)]+)\)", result.stdout, re.M)
+        newest = match.group(1) if match else None
+        rows.append({"package": name, "bound": bound, "drift": resolved.get(name), "newest": newest})
+    return rows
+
+
 def moved_packages(old: dict[str, str], new: dict[str, str]) -> list[dict]:
     rows = []
     for name in sorted(set(old) | set(new)):
@@ -431,6 +454,13 @@ def render_markdown(report: dict) -> str:
         out.append("None: the lock already holds the newest allowed releases.")
     out.append("")
 
+    rows = [r for r in report.get("held_back", []) if r["newest"] and r["newest"] != r["drift"]]
+    if rows:
+        out += ["Held back by a bound in `requirements.in` (each bound says why there):", "",
+                "| package | bound | drift environment | newest release |", "|---|---|---|---|"]
+        out += [f"| {r['package']} | `{r['bound']}` | {r['drift']} | {r['newest']} |" for r in rows]
+        out.append("")
+
     out += ["## Chapters", "", "| chapter | run time | fails | changed | compared | note |",
             "|---|---|---|---|---|---|"]
     for c in chapters:
@@ -528,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     report.update(status="drift" if drifted else "ok", exit=1 if (drifted or missing) else 0,
                   seconds=round(time.perf_counter() - start, 1), corrections_total=corrections_total,
                   packages=moved_packages(old_pins, new), chapters=chapters,
+                  held_back=[] if args.uv_arg else held_back(requirements, new),
                   notes={e["key"]: notes[e["key"]] for c in chapters for e in c["failing"] + c["changed"]
                          if e["key"] in notes})
     write_report(results, report)
