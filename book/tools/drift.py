@@ -90,7 +90,9 @@ def build_env(requirements: Path, work: Path, python: str = sys.executable,
     seed = [] if inherit else ["--seed"]
     run_uv(["venv", "--quiet", *seed, "--python", python, str(venv), *index_args],
            "Creating the drift environment")
-    run_uv(["pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+    # --compile-bytecode, as pip does: without .pyc files the first import of a server
+    # (chapters 01, 13, 14) can take longer than the chapter's start-up timeout.
+    run_uv(["pip", "install", "--quiet", "--compile-bytecode", "--python", str(venv / "bin" / "python"),
             "-r", str(resolved), *index_args], "Installing the newest releases")
     if inherit is not None:
         site = next((venv / "lib").glob("python3*/site-packages"))
