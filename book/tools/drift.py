@@ -97,7 +97,12 @@ def build_env(requirements: Path, work: Path, python: str = sys.executable,
     if inherit is not None:
         site = next((venv / "lib").glob("python3*/site-packages"))
         (site / "zz_inherited.pth").write_text(f"{inherit}\n")
-    return read_pins(resolved)
+    pins = read_pins(resolved)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--version"], capture_output=True, text=True)
+    if pip.returncode == 0 and not inherit:
+        pins["pip"] = pip.stdout.split()[1]  # seeded by uv: the newest pip
+    (work / "pip-version.txt").write_text(pins.get("pip", ""))
+    return pins
 
 
 def normalise(name: str) -> str:
@@ -217,11 +222,14 @@ class NbvalComparison:
     assertion hook) is replaced by our own short diff.
     """
 
-    def __init__(self, sanitize_file: Path):
+    def __init__(self, sanitize_file: Path, same_place: dict[str, str] | None = None):
         from nbval import plugin
 
         self.plugin = plugin
-        patterns = plugin.get_sanitize_patterns(sanitize_file.read_text())
+        # Where the drift environment lives is not drift: its paths are first written as the
+        # book's own .venv, then the sanitize file's patterns apply as in `make nbval`.
+        patterns = [(re.escape(a), b.replace("\\", "\\\\")) for a, b in (same_place or {}).items()]
+        patterns += plugin.get_sanitize_patterns(sanitize_file.read_text())
         # Same defaults as IPyNbFile.__init__ without --nbdime: images are not compared.
         skip = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
                 "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg")
@@ -530,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.compare_only:
             new = read_pins(work / "resolved.txt")
+            pip_version = work / "pip-version.txt"
+            if pip_version.is_file() and pip_version.read_text().strip():
+                new["pip"] = pip_version.read_text().strip()
             status = json.loads((work / "jupyter_execute" / "status.json").read_text())
         else:
             print(f"Building the drift environment in {work / '.venv'} ...", flush=True)
@@ -544,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import nbformat
 
-    nbval = NbvalComparison(args.sanitize)
+    nbval = NbvalComparison(args.sanitize, {str(work / ".venv"): str(book / ".venv")})
     chapters, corrections_total = [], 0
     for relative in sorted(status):
         new_nb = nbformat.read(work / "jupyter_execute" / relative, as_version=4)
@@ -555,6 +566,10 @@ def main(argv: list[str] | None = None) -> int:
             else relative
         chapters.append(compare_chapter(relative, new_nb, old_nb, status[relative], nbval, source_name))
     old_pins = read_pins(lock) if lock.is_file() else {}
+    makefile = book / "Makefile"
+    makefile_pip = re.search(r"pip==([^\s]+)", makefile.read_text()) if makefile.is_file() else None
+    if makefile_pip and "pip" in new:
+        old_pins["pip"] = makefile_pip.group(1)  # the Makefile pins pip; the lock does not
     drifted = any(c["failing"] or c["changed"] or c["error"] for c in chapters)
     missing = any(c["not_compared"] and c["compared"] == 0 for c in chapters)
     report.update(status="drift" if drifted else "ok", exit=1 if (drifted or missing) else 0,
