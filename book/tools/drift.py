@@ -154,7 +154,7 @@ def moved_packages(old: dict[str, str], new: dict[str, str]) -> list[dict]:
 # 2. Executing the chapters in the drift environment
 # --------------------------------------------------------------------------------------
 
-def execute_chapters(book: Path, out: Path, jobs: int) -> None:
+def execute_chapters(book: Path, out: Path, jobs: int, only: list[str] | None = None) -> None:
     """Runs INSIDE the drift environment (``drift.py --execute-worker``).
 
     The only coupling to the build: book/tools/execute.py's read_settings, toc_sources,
@@ -171,10 +171,13 @@ def execute_chapters(book: Path, out: Path, jobs: int) -> None:
     settings = read_settings(book)
     notebooks = {}
     for path in toc_sources(book):
+        if only and not any(name in path.name for name in only):
+            continue
         notebook = read_notebook(path, settings)
         if notebook is not None:
             notebooks[path] = notebook
-    status = {}
+    status_file = out / "status.json"
+    status = json.loads(status_file.read_text()) if only and status_file.is_file() else {}
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks) or 1))) as pool:
         futures = {path: pool.submit(execute_one, path, nb, settings) for path, nb in notebooks.items()}
         for path, future in futures.items():
@@ -188,19 +191,21 @@ def execute_chapters(book: Path, out: Path, jobs: int) -> None:
             nbformat.write(executed, target)
             status[str(relative)] = {"seconds": round(seconds, 1), "error": error}
             print(f"  {'FAILED  ' if error else 'executed'} {relative} in {seconds:.1f} s", flush=True)
-    (out / "status.json").write_text(json.dumps(status, indent=1))
+    status_file.write_text(json.dumps(dict(sorted(status.items())), indent=1))
 
 
-def run_worker(venv: Path, book: Path, out: Path, jobs: int) -> dict:
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+def run_worker(venv: Path, book: Path, out: Path, jobs: int, only: list[str] | None = None) -> dict:
+    if not only:
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        (out / "status.json").unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     # The kernel, its subprocesses and `jupyter ...` all come from the drift environment.
     subprocess.run([str(venv / "bin" / "python"), str(Path(__file__).resolve()), "--execute-worker",
-                    str(book), str(out), str(jobs)], env=env, cwd=book, check=False)
+                    str(book), str(out), str(jobs), ",".join(only or [])], env=env, cwd=book, check=False)
     status_file = out / "status.json"
     if not status_file.is_file():
         raise EnvError("the drift environment could not run the chapters (no status written; "
@@ -519,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--compare-only", action="store_true",
                         help="reuse the last run's environment and executed notebooks; only compare again")
+    parser.add_argument("--rerun", nargs="+", metavar="CHAPTER",
+                        help="reuse the last run's environment; execute only these chapters again "
+                             "(e.g. 01 14), keep the other results")
     parser.add_argument("--uv-arg", action="append", default=[],
                         help="extra uv flag, e.g. --uv-arg=--no-index --uv-arg=--find-links=DIR")
     parser.add_argument("--inherit-site-packages", type=Path, help=argparse.SUPPRESS)
@@ -536,12 +544,17 @@ def main(argv: list[str] | None = None) -> int:
               "python": ".".join(map(str, sys.version_info[:3]))}
 
     try:
-        if args.compare_only:
+        if args.compare_only or args.rerun:
+            if not (work / ".venv").is_dir() or not (work / "resolved.txt").is_file():
+                raise EnvError("no previous drift environment to reuse: run without --compare-only/--rerun")
             new = read_pins(work / "resolved.txt")
             pip_version = work / "pip-version.txt"
             if pip_version.is_file() and pip_version.read_text().strip():
                 new["pip"] = pip_version.read_text().strip()
-            status = json.loads((work / "jupyter_execute" / "status.json").read_text())
+            if args.rerun:
+                status = run_worker(work / ".venv", book, work / "jupyter_execute", args.jobs, args.rerun)
+            else:
+                status = json.loads((work / "jupyter_execute" / "status.json").read_text())
         else:
             print(f"Building the drift environment in {work / '.venv'} ...", flush=True)
             new = build_env(requirements, work, index_args=args.uv_arg, inherit=args.inherit_site_packages)
@@ -586,7 +599,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--execute-worker":
-        execute_chapters(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--execute-worker":
+        execute_chapters(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]),
+                         [name for name in sys.argv[5].split(",") if name])
         sys.exit(0)
     sys.exit(main())
