@@ -390,8 +390,10 @@ def compare_chapter(relative: str, new_nb, old_nb, status: dict, nbval: NbvalCom
     return result
 
 
-def first_lines(source: str, count: int = 2) -> str:
-    lines = [line for line in source.splitlines() if line.strip()][:count]
+def first_lines(source: str, count: int = 3) -> str:
+    """The first lines that say what the cell does (imports and comments skipped)."""
+    lines = [line for line in source.splitlines()
+             if line.strip() and not re.match(r"\s*(#|import |from \S+ import )", line)][:count]
     return "\n".join(line if len(line) <= 90 else line[:89] + "…" for line in lines)
 
 
@@ -451,7 +453,8 @@ def render_markdown(report: dict) -> str:
     hits = [(c, e) for c in chapters for e in c["failing"] + c["changed"] if e.get("correction")]
     if not hits:
         total = report.get("corrections_total", 0)
-        out += [f"None: the proofs of all {total} corrections still give the published output.", ""]
+        out += [f"None: the proofs of all {total} corrections still give the published output." if total else
+                "None: no chapter has a `{correction}` directive yet, so there is no proof to check.", ""]
     for chapter, entry in hits:
         corr = entry["correction"]
         label = f" (`{corr['name']}`)" if corr.get("name") else ""
