@@ -336,8 +336,12 @@ def corrections_in(notebook) -> dict[int, dict]:
 def compare_chapter(relative: str, new_nb, old_nb, status: dict, nbval: NbvalComparison,
                     source_name: str) -> dict:
     """One chapter's report entry."""
-    result = {"chapter": source_name, "seconds": status.get("seconds"), "error": status.get("error"),
-              "failing": [], "changed": [], "compared": 0, "not_compared": []}
+    first_error = (status.get("first_error") or "").strip()
+    error = status.get("error")
+    result = {"chapter": source_name, "seconds": status.get("seconds"),
+              "error": summary_of(error) if error else None,
+              "failing": [], "changed": [], "compared": 0, "not_compared": [],
+              "flaky": summary_of(first_error) if first_error and not status.get("error") else None}
     if old_nb is None:
         result["not_compared"].append("no published notebook: build the book first")
         return result
@@ -363,7 +367,7 @@ def compare_chapter(relative: str, new_nb, old_nb, status: dict, nbval: NbvalCom
                  "source": first_lines(cell.source), "correction": proofs.get(index)}
         tags = cell.get("metadata", {}).get("tags", [])
         if failing_index is not None and n == failing_index:
-            entry["error"] = error_of(cell) or status.get("error", "").splitlines()[0]
+            entry["error"] = error_of(cell) or summary_of(error)
             result["failing"].append(entry)
             continue
         if failing_index is not None and n > failing_index:
@@ -388,6 +392,14 @@ def compare_chapter(relative: str, new_nb, old_nb, status: dict, nbval: NbvalCom
         if skipped:
             result["not_compared"].append(f"{skipped} cell(s) after the failing one never ran")
     return result
+
+
+def summary_of(error: str) -> str:
+    """'cell 14 failed (CellTimeoutError)' from execute.py's failure message, with its last line."""
+    head = re.search(r"cell \d+ failed \(\w+\)", error)
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return f"{head.group(0) if head else 'failed'}: {last[:200]}"
 
 
 def first_lines(source: str, count: int = 3) -> str:
@@ -445,6 +457,8 @@ def render_markdown(report: dict) -> str:
             f"| cells that now fail | {failing} |",
             f"| cells whose output changed | {changed} |",
             f"| packages that moved | {len(report['packages'])} |",
+            f"| chapters that failed once, then passed when executed again alone (not drift) | "
+            f"{sum(1 for c in chapters if c.get('flaky'))} |",
             f"| drifted cells with an explanation (bench/drift-notes.yml) | "
             f"{sum(1 for c in chapters for e in c['failing'] + c['changed'] if e['key'] in notes)}"
             f" of {failing + changed} |", ""]
@@ -483,15 +497,20 @@ def render_markdown(report: dict) -> str:
             "|---|---|---|---|---|---|"]
     for c in chapters:
         note = "chapter stopped with an error" if c["error"] else ""
+        if c.get("flaky"):
+            note = "failed once, passed alone (below)"
         if c["not_compared"]:
             note = "; ".join(filter(None, [note, f"{len(c['not_compared'])} note(s) below"]))
         out.append(f"| {c['chapter']} | {c['seconds']} s | {len(c['failing'])} | {len(c['changed'])} | "
                    f"{c['compared']} | {note} |")
     out.append("")
     for c in chapters:
-        if not (c["failing"] or c["changed"] or c["not_compared"]):
+        if not (c["failing"] or c["changed"] or c["not_compared"] or c.get("flaky")):
             continue
         out += [f"### {c['chapter']}", ""]
+        if c.get("flaky"):
+            out += [f"- first run: {c['flaky']}; executed again alone, it passed, so its cells were "
+                    "compared from that run.", ""]
         for kind, entries in (("now fails", c["failing"]), ("output changed", c["changed"])):
             for e in entries:
                 where = f"{c['chapter']}:{e['line']}" if e["line"] else c["chapter"]
@@ -530,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerun", nargs="+", metavar="CHAPTER",
                         help="reuse the last run's environment; execute only these chapters again "
                              "(e.g. 01 14), keep the other results")
+    parser.add_argument("--no-retry", action="store_true",
+                        help="report a failed chapter at once instead of executing it again alone")
     parser.add_argument("--uv-arg", action="append", default=[],
                         help="extra uv flag, e.g. --uv-arg=--no-index --uv-arg=--find-links=DIR")
     parser.add_argument("--inherit-site-packages", type=Path, help=argparse.SUPPRESS)
@@ -563,6 +584,17 @@ def main(argv: list[str] | None = None) -> int:
             new = build_env(requirements, work, index_args=args.uv_arg, inherit=args.inherit_site_packages)
             print(f"Executing the chapters in it ({args.jobs} worker(s)) ...", flush=True)
             status = run_worker(work / ".venv", book, work / "jupyter_execute", args.jobs)
+            failed = [name for name, entry in status.items() if entry["error"]]
+            if failed and not args.no_retry:
+                # A server that misses its start-up deadline on a busy machine is not drift:
+                # a failed chapter runs once more, alone, and the report keeps both results.
+                print(f"Executing {len(failed)} failed chapter(s) once more, one at a time ...", flush=True)
+                first = {name: status[name]["error"] for name in failed}
+                status = run_worker(work / ".venv", book, work / "jupyter_execute", 1,
+                                    [Path(name).stem for name in failed])
+                for name, error in first.items():
+                    status[name]["first_error"] = error
+                (work / "jupyter_execute" / "status.json").write_text(json.dumps(status, indent=1))
     except EnvError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         report.update(status="env-failed", exit=2, reason=str(exc))
