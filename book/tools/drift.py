@@ -194,8 +194,9 @@ def execute_chapters(book: Path, out: Path, jobs: int, only: list[str] | None = 
     status_file.write_text(json.dumps(dict(sorted(status.items())), indent=1))
 
 
-def run_worker(venv: Path, book: Path, out: Path, jobs: int, only: list[str] | None = None) -> dict:
-    if not only:
+def run_worker(venv: Path, book: Path, out: Path, jobs: int, only: list[str] | None = None,
+               fresh: bool = False) -> dict:
+    if not only or fresh:
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -341,7 +342,10 @@ def compare_chapter(relative: str, new_nb, old_nb, status: dict, nbval: NbvalCom
     result = {"chapter": source_name, "seconds": status.get("seconds"),
               "error": summary_of(error) if error else None,
               "failing": [], "changed": [], "compared": 0, "not_compared": [],
-              "flaky": summary_of(first_error) if first_error and not status.get("error") else None}
+              "flaky": summary_of(first_error) if first_error and not status.get("error") else None,
+              # None: not tried; "": passed with the pinned dependencies; else how it failed there
+              "pinned": (summary_of(status["pinned_error"]) if status["pinned_error"] else "")
+              if "pinned_error" in status else None}
     if old_nb is None:
         result["not_compared"].append("no published notebook: build the book first")
         return result
@@ -459,6 +463,8 @@ def render_markdown(report: dict) -> str:
             f"| packages that moved | {len(report['packages'])} |",
             f"| chapters that failed once, then passed when executed again alone (not drift) | "
             f"{sum(1 for c in chapters if c.get('flaky'))} |",
+            f"| chapters that failed twice, and fail with the pinned versions too (not drift) | "
+            f"{sum(1 for c in chapters if c['error'] and c.get('pinned'))} |",
             f"| drifted cells with an explanation (bench/drift-notes.yml) | "
             f"{sum(1 for c in chapters for e in c['failing'] + c['changed'] if e['key'] in notes)}"
             f" of {failing + changed} |", ""]
@@ -497,6 +503,10 @@ def render_markdown(report: dict) -> str:
             "|---|---|---|---|---|---|"]
     for c in chapters:
         note = "chapter stopped with an error" if c["error"] else ""
+        if c["error"] and c.get("pinned"):
+            note = "stopped with an error, **with the pinned versions too** (not drift)"
+        elif c["error"] and c.get("pinned") == "":
+            note = "stopped with an error; **passes with the pinned versions** (drift)"
         if c.get("flaky"):
             note = "failed once, passed alone (below)"
         if c["not_compared"]:
@@ -511,6 +521,10 @@ def render_markdown(report: dict) -> str:
         if c.get("flaky"):
             out += [f"- first run: {c['flaky']}; executed again alone, it passed, so its cells were "
                     "compared from that run.", ""]
+        if c["error"] and c.get("pinned") is not None:
+            out += [f"- failed twice with the newest releases (the second time alone); with the pinned "
+                    f"versions in `.venv` it {'fails too: ' + c['pinned'] if c['pinned'] else 'passes'}.",
+                    ""]
         for kind, entries in (("now fails", c["failing"]), ("output changed", c["changed"])):
             for e in entries:
                 where = f"{c['chapter']}:{e['line']}" if e["line"] else c["chapter"]
@@ -594,6 +608,16 @@ def main(argv: list[str] | None = None) -> int:
                                     [Path(name).stem for name in failed])
                 for name, error in first.items():
                     status[name]["first_error"] = error
+                still = [name for name in failed if status[name]["error"]]
+                if still:
+                    # Failing twice with the newest releases: does it fail with the pinned ones too?
+                    # Then it is not drift but a chapter that is fragile on this machine.
+                    print(f"Executing {len(still)} chapter(s) that failed twice with the pinned "
+                          "dependencies (.venv) ...", flush=True)
+                    pinned = run_worker(Path(sys.prefix), book, work / "pinned_execute", 1,
+                                        [Path(name).stem for name in still], fresh=True)
+                    for name in still:
+                        status[name]["pinned_error"] = pinned.get(name, {}).get("error") or ""
                 (work / "jupyter_execute" / "status.json").write_text(json.dumps(status, indent=1))
     except EnvError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
