@@ -24,6 +24,9 @@ DRIFT = ROOT / "book" / "tools" / "drift.py"
 sys.path.insert(0, str(DRIFT.parent))
 import drift  # noqa: E402
 
+# It builds three small environments and executes a book in each: slow on a busy machine.
+pytestmark = pytest.mark.build
+
 TEMPLATE = '''def greeting():
     return {greeting!r}
 
