@@ -343,6 +343,8 @@ def compare_chapter(relative: str, new_nb, old_nb, status: dict, nbval: NbvalCom
               "error": summary_of(error) if error else None,
               "failing": [], "changed": [], "compared": 0, "not_compared": [],
               "flaky": summary_of(first_error) if first_error and not status.get("error") else None,
+              "rerun": status.get("rerun"),
+              "earlier_error": summary_of(status["earlier_error"]) if status.get("earlier_error") else None,
               # None: not tried; "": passed with the pinned dependencies; else how it failed there
               "pinned": (summary_of(status["pinned_error"]) if status["pinned_error"] else "")
               if "pinned_error" in status else None}
@@ -448,6 +450,8 @@ def render_markdown(report: dict) -> str:
         out += ["**The drift environment could not be built**, so nothing was executed (exit 2):", "",
                 "```text", report["reason"], "```", ""]
         return "\n".join(out) + "\n"
+    if report.get("note"):
+        out += ["**Notes on this run:** " + report["note"], ""]
     chapters = report["chapters"]
     failing = sum(len(c["failing"]) for c in chapters)
     changed = sum(len(c["changed"]) for c in chapters)
@@ -509,15 +513,19 @@ def render_markdown(report: dict) -> str:
             note = "stopped with an error; **passes with the pinned versions** (drift)"
         if c.get("flaky"):
             note = "failed once, passed alone (below)"
+        if c.get("rerun"):
+            note = "; ".join(filter(None, [note, f"re-executed with `--rerun` at {c['rerun'][11:]}"]))
         if c["not_compared"]:
             note = "; ".join(filter(None, [note, f"{len(c['not_compared'])} note(s) below"]))
         out.append(f"| {c['chapter']} | {c['seconds']} s | {len(c['failing'])} | {len(c['changed'])} | "
                    f"{c['compared']} | {note} |")
     out.append("")
     for c in chapters:
-        if not (c["failing"] or c["changed"] or c["not_compared"] or c.get("flaky")):
+        if not (c["failing"] or c["changed"] or c["not_compared"] or c.get("flaky") or c.get("earlier_error")):
             continue
         out += [f"### {c['chapter']}", ""]
+        if c.get("earlier_error"):
+            out += [f"- before the `--rerun`: {c['earlier_error']}", ""]
         if c.get("flaky"):
             out += [f"- first run: {c['flaky']}; executed again alone, it passed, so its cells were "
                     "compared from that run.", ""]
@@ -563,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerun", nargs="+", metavar="CHAPTER",
                         help="reuse the last run's environment; execute only these chapters again "
                              "(e.g. 01 14), keep the other results")
+    parser.add_argument("--note", help="a maintainer's note on this run, shown at the top of the report")
     parser.add_argument("--no-retry", action="store_true",
                         help="report a failed chapter at once instead of executing it again alone")
     parser.add_argument("--uv-arg", action="append", default=[],
@@ -579,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = load_notes(args.notes or book / "bench" / "drift-notes.yml")
     start = time.perf_counter()
     report = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-              "python": ".".join(map(str, sys.version_info[:3]))}
+              "python": ".".join(map(str, sys.version_info[:3])), "note": args.note}
 
     try:
         if args.compare_only or args.rerun:
@@ -590,7 +599,15 @@ def main(argv: list[str] | None = None) -> int:
             if pip_version.is_file() and pip_version.read_text().strip():
                 new["pip"] = pip_version.read_text().strip()
             if args.rerun:
+                before = json.loads((work / "jupyter_execute" / "status.json").read_text())
                 status = run_worker(work / ".venv", book, work / "jupyter_execute", args.jobs, args.rerun)
+                for name, entry in status.items():
+                    if any(chapter in Path(name).name for chapter in args.rerun):
+                        entry["rerun"] = report["date"]
+                        earlier = before.get(name, {}).get("error")
+                        if earlier:
+                            entry["earlier_error"] = earlier
+                (work / "jupyter_execute" / "status.json").write_text(json.dumps(status, indent=1))
             else:
                 status = json.loads((work / "jupyter_execute" / "status.json").read_text())
         else:
