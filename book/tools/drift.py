@@ -439,7 +439,9 @@ def fence(text: str) -> list[str]:
 
 def render_markdown(report: dict) -> str:
     out = ["# Drift: the book against the newest releases", ""]
-    out.append(f"Run {report['date']} with `make drift` (book/tools/drift.py), Python {report['python']}. "
+    how = {"compare-only": "compared again with `--compare-only` after `make drift` had executed the chapters",
+           "rerun": "with `--rerun` after `make drift`"}.get(report.get("mode"), "with `make drift`")
+    out.append(f"Run {report['date']} {how} (book/tools/drift.py), Python {report['python']}. "
                "Every chapter was executed in `_build/drift/.venv`, which holds the newest release of "
                "every direct dependency that `requirements.in` allows, and each code cell's outputs were "
                "compared with the published notebooks through nbval's comparison and "
@@ -588,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = load_notes(args.notes or book / "bench" / "drift-notes.yml")
     start = time.perf_counter()
     report = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-              "python": ".".join(map(str, sys.version_info[:3])), "note": args.note}
+              "python": ".".join(map(str, sys.version_info[:3])), "note": args.note,
+              "mode": "compare-only" if args.compare_only else "rerun" if args.rerun else "full"}
 
     try:
         if args.compare_only or args.rerun:
