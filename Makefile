@@ -25,8 +25,8 @@ test: ## Build (offline Lite) if needed, then run the test suite and nbval twice
 	$(MAKE) nbval
 
 nbval: ## Re-run every published notebook in a fresh kernel; outputs must match, twice in a row
-	cd _build/jupyter_execute && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
-	cd _build/jupyter_execute && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
+	cd _build/html/_notebooks && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
+	cd _build/html/_notebooks && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
 
 serve: ## Serve _build/html on http://127.0.0.1:8000
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000

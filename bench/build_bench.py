@@ -144,7 +144,7 @@ def main() -> None:
 
     nbval = timed([str(BIN / "python"), "-m", "pytest", "-p", "no:cacheprovider", "--nbval", "-q",
                    f"--nbval-sanitize-with={ROOT / 'tests' / 'nbval-sanitize.cfg'}", "-n", "2",
-                   "--dist", "loadscope", *map(str, sorted((ROOT / "_build" / "jupyter_execute" / "chapters")
+                   "--dist", "loadscope", *map(str, sorted((ROOT / "_build" / "html" / "_notebooks" / "chapters")
                                                            .glob("[0-9][0-9]-*.ipynb")))])
     results["nbval"] = {"seconds": nbval["seconds"], "target_seconds": round(1.2 * total, 1)}
 

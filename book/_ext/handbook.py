@@ -12,13 +12,13 @@ with math). Script paths given to Sphinx are relative to _static/.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
+from sphinx.errors import ConfigError, ExtensionError
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -153,31 +153,42 @@ def copy_assets(app: Sphinx, exception) -> None:
         shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*excluded))
 
 
-def keep_cached_outputs_in_written_notebooks() -> None:
-    """Make myst-nb write executed outputs to jupyter_execute/ on a cache hit too.
+def require_cached_execution(app: Sphinx, config) -> None:
+    """book/tools/execute.py executes every notebook before Sphinx runs; Sphinx
+    only renders from the cache (or, for check_syntax.sh, renders nothing)."""
+    if config.nb_execution_mode not in ("cache", "off"):
+        raise ConfigError(
+            f"nb_execution_mode is {config.nb_execution_mode!r}: the handbook executes its notebooks "
+            "with book/tools/execute.py and renders them from the cache; set execute_notebooks: cache"
+        )
 
-    On a cache hit, myst-nb 1.4's NotebookClientCache renders a merged *copy*
-    of the notebook, but the parser then writes the original object, without
-    outputs, to jupyter_execute/. nbval and the download link would get empty
-    notebooks. We copy the cached outputs into the original object as well.
-    """
-    from myst_nb.core.execute.cache import NotebookClientCache
 
-    original_start = NotebookClientCache.start_client
-    if getattr(original_start, "keeps_outputs", False):
+def require_cache_hit(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Stop the build if myst-nb would execute a notebook itself.
+
+    myst-nb reads the notebook as below and looks it up in the cache; on a miss
+    it would execute it inside Sphinx, silently, one at a time. A miss means
+    execute.py was not run, or that its cache key and myst-nb's disagree: both
+    are bugs to see, not to paper over."""
+    nb_config = app.env.mystnb_config
+    if nb_config.execution_mode != "cache":
         return
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import create_nb_reader
 
-    def start_client(self):
-        source_notebook = self._notebook
-        original_start(self)
-        if self._notebook is not source_notebook:
-            # A copy: rendering with nb_merge_streams edits the outputs in place,
-            # which would write each merged stream twice.
-            source_notebook.cells = copy.deepcopy(self._notebook.cells)
-            source_notebook.metadata = copy.deepcopy(self._notebook.metadata)
-
-    start_client.keeps_outputs = True
-    NotebookClientCache.start_client = start_client
+    path = str(app.env.doc2path(docname))
+    reader = create_nb_reader(path, app.env.myst_config, nb_config, source[0])
+    if reader is None:
+        return
+    cache = get_cache(nb_config.execution_cache_path)
+    try:
+        cache.match_cache_notebook(reader.read(source[0]))
+    except KeyError:
+        raise ExtensionError(
+            f"{docname}: its notebook is not in the execution cache ({nb_config.execution_cache_path}), "
+            "so myst-nb would execute it inside Sphinx. Run book/tools/execute.py first (make book "
+            "does); if it just ran, its cache key and myst-nb's disagree."
+        ) from None
 
 
 def extension_digest() -> str:
@@ -189,10 +200,11 @@ def extension_digest() -> str:
 
 
 def setup(app: Sphinx):
-    keep_cached_outputs_in_written_notebooks()
     app.add_config_value("handbook_extension_digest", extension_digest(), "env")
     app.add_config_value("handbook_node_modules", "node_modules", "html")
     app.connect("config-inited", configure_assets, priority=100)
+    app.connect("config-inited", require_cached_execution)
+    app.connect("source-read", require_cache_hit)
     app.connect("html-page-context", load_widgets_when_seen, priority=900)
     app.connect("html-page-context", label_hidden_cells_by_their_text)
     app.connect("build-finished", copy_assets)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -199,6 +200,7 @@ def subset_icon_fonts(css: str, bundle_dir: Path) -> dict[str, str]:
     fallbacks are dropped: every browser with woff2 takes the first source."""
     from fontTools import subset
 
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # one INFO line per table otherwise
     # Icons appear as escapes (content: "\\f105") or, in the theme's custom
     # properties, as the private-use characters themselves.
     codepoints = {int(code, 16) for code in re.findall(r'"\\([0-9a-fA-F]{4,5})"', css)}
