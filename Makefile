@@ -1,6 +1,8 @@
-# The Jupyter Field Handbook.
-#   make book   set up .venv and node_modules if needed, execute changed chapters, build _build/html
-#   make test   build if needed, then pytest (site, fixtures, browser) and nbval twice
+# The Jupyter Field Handbook. `make help` lists every target.
+#   make book       set up .venv and node_modules if needed, execute changed chapters, build _build/html
+#   make preview    serve the book on 127.0.0.1:8000, rebuilt (changed code re-executed) on every save
+#   make test-fast  unit tests and tiny sample books, no browser, no nbval, no full build (about a minute)
+#   make test       lint, build if needed, then pytest (site, fixtures, browser) and nbval twice
 SHELL := bash
 .DEFAULT_GOAL := book
 
@@ -15,14 +17,25 @@ BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -pa
 NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
 
-.PHONY: book test nbval serve clean lint bench audit linkcheck help
+.PHONY: book preview test test-fast nbval serve clean lint bench audit linkcheck help
 
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
-test: ## Build (offline Lite) if needed, then run the test suite and nbval twice
+preview: $(VENV)/.requirements node_modules/.installed ## Serve the book on http://127.0.0.1:8000 and rebuild it on every save
+	$(BIN)/python book/tools/build.py --prepare .
+	PYTHONPATH=book/_ext $(BIN)/sphinx-autobuild --host 127.0.0.1 --port 8000 -n \
+		--pre-build "$(BIN)/python book/tools/build.py --prepare ." \
+		--re-ignore '(^|/)(_build|node_modules|\.venv|tests|bench|\.git)/' --re-ignore 'conf\.py$$' \
+		-d _build/.site/doctrees . _build/.site/html
+
+test: ## Lint, build (offline Lite) if needed, then run the whole test suite and nbval twice
+	$(MAKE) lint
 	$(MAKE) book HANDBOOK_LITE=offline
 	$(BIN)/python -m pytest tests
 	$(MAKE) nbval
+
+test-fast: $(VENV)/.requirements node_modules/.installed ## Unit tests and tiny sample books: no browser, no nbval, no full build
+	$(BIN)/python -m pytest -q -m "not build and not browser" tests
 
 nbval: ## Re-run every published notebook in a fresh kernel; outputs must match, twice in a row
 	cd _build/html/_notebooks && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
@@ -46,10 +59,12 @@ audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page, the he
 	$(BIN)/python bench/audit.py
 
 linkcheck: $(STAMPS)/book-$(HANDBOOK_LITE) ## Check external links (needs the network; not part of make test)
-	$(BIN)/python -m sphinx -b linkcheck -q . _build/linkcheck
+	@$(BIN)/python -c "import socket; socket.create_connection(('docs.jupyter.org', 443), timeout=5)" 2>/dev/null \
+		|| { echo "make linkcheck needs the network (it checks the book's external links); none reachable." >&2; exit 1; }
+	PYTHONPATH=book/_ext $(BIN)/python -m sphinx -b linkcheck -q -d _build/.site/doctrees -D nb_execution_mode=off . _build/linkcheck
 
-help:
-	@grep -E '^[a-z]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
+help: ## List the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' Makefile | sed -E 's/:.*## /\t/' | expand -t 12
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -15,6 +15,8 @@ Steps 1-3 run in this one process: a prose edit pays for one interpreter and
 one set of imports, not three.
 
 Usage: python book/tools/build.py [BOOK_DIR]
+       python book/tools/build.py --prepare [BOOK_DIR]   (steps 1 and 2 only:
+       `make preview` runs it before each sphinx-autobuild rebuild)
 """
 
 from __future__ import annotations
@@ -128,13 +130,26 @@ def prune_stale_pages(book: Path, html: Path) -> None:
             page.unlink()
 
 
+def prepare(book: Path) -> int:
+    """conf.py and the executed notebooks: everything Sphinx needs to render."""
+    try:
+        bookinfo.toc(book)  # a broken _toc.yml or _config.yml is named here, in a line
+        generate_conf(book)
+    except bookinfo.BookError as error:
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        return 1
+    import execute
+
+    return execute.main(book)
+
+
 def main(book: Path) -> int:
     book = book.resolve()
     build = book / "_build"
     staging = build / bookinfo.STAGING.name
     started = time.perf_counter()
     try:
-        bookinfo.toc(book)  # a broken _toc.yml or _config.yml is named here, in a line
+        bookinfo.toc(book)
         generate_conf(book)
     except bookinfo.BookError as error:
         print(f"ERROR: {error}", file=sys.stderr, flush=True)
@@ -175,4 +190,7 @@ def main(book: Path) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
+    arguments = sys.argv[1:]
+    step = prepare if arguments[:1] == ["--prepare"] else main
+    arguments = arguments[1:] if step is prepare else arguments
+    sys.exit(step(Path(arguments[0] if arguments else ".").resolve()))
