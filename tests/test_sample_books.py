@@ -115,3 +115,30 @@ def test_an_executing_mode_is_refused(sample_book):
     with pytest.raises(Exception, match="nb_execution_mode is 'force'"):
         SphinxTestApp("html", srcdir=sample_book, builddir=sample_book / "_build" / ".site",
                       status=status, warning=status, confoverrides={"nb_execution_mode": "force"})
+
+
+def test_theme_override_guard_names_the_template_to_recheck(sample_book, monkeypatch):
+    templates = sample_book / "templates"
+    templates.mkdir()
+    (templates / "layout.html").write_text('{%- extends "!layout.html" %}\n')
+    (templates / "footer-extra.html").write_text("<p>unlisted</p>\n")
+    import handbook
+
+    monkeypatch.setitem(handbook.THEME_OVERRIDES, "layout.html", ("pydata-sphinx-theme", "0.0.1"))
+    status = io.StringIO()
+    with pytest.raises(ExtensionError) as error:
+        SphinxTestApp("html", srcdir=sample_book, builddir=sample_book / "_build" / ".site",
+                      status=status, warning=status, confoverrides={"templates_path": ["templates"]})
+    message = str(error.value)
+    assert "templates/layout.html overrides pydata-sphinx-theme 0.0.1's template" in message
+    assert "re-check it" in message
+    assert "templates/footer-extra.html is not in THEME_OVERRIDES" in message
+
+
+def test_the_real_overrides_match_the_installed_theme():
+    import handbook
+
+    root = ROOT / "book" / "_templates"
+    overrides = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html"))
+    assert overrides == sorted(handbook.THEME_OVERRIDES)
+    assert handbook.same_asset_digest(root / "static" / "webpack-macros.html")

@@ -199,13 +199,95 @@ def extension_digest() -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in code)).hexdigest()
 
 
+# Our template overrides, and the theme release each was written against. When
+# the installed theme differs, the build stops and names the templates to
+# re-check (compare each with the theme's new copy, then update this table).
+THEME_OVERRIDES = {
+    "layout.html": ("pydata-sphinx-theme", "0.17.1"),
+    "search.html": ("pydata-sphinx-theme", "0.17.1"),
+    "search-button-field.html": ("pydata-sphinx-theme", "0.17.1"),
+    "theme-switcher.html": ("pydata-sphinx-theme", "0.17.1"),
+    "static/webpack-macros.html": ("pydata-sphinx-theme", "0.17.1"),
+}
+
+
+def check_theme_overrides(app: Sphinx) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    stale = []
+    for folder in app.config.templates_path:
+        root = Path(app.confdir) / folder
+        for template in sorted(p for p in root.rglob("*.html") if p.is_file()):
+            name = template.relative_to(root).as_posix()
+            if name not in THEME_OVERRIDES:
+                stale.append(f"{folder}/{name} is not in THEME_OVERRIDES (which theme release does it follow?)")
+                continue
+            package, written_for = THEME_OVERRIDES[name]
+            try:
+                installed = version(package)
+            except PackageNotFoundError:
+                installed = "not installed"
+            if installed != written_for:
+                stale.append(f"{folder}/{name} overrides {package} {written_for}'s template, "
+                             f"but {package} is {installed}: re-check it against the new template")
+            elif name == "static/webpack-macros.html" and not same_asset_digest(template):
+                stale.append(f"{folder}/{name} names an asset digest the theme's own copy does not: "
+                             "re-copy the digest from the theme's static/webpack-macros.html")
+    if stale:
+        raise ExtensionError("theme override guard (book/_ext/handbook.py THEME_OVERRIDES):\n  "
+                             + "\n  ".join(stale))
+
+
+def same_asset_digest(template: Path) -> bool:
+    """Our webpack-macros.html repeats the theme's asset digest (a cache buster)."""
+    import re
+
+    import pydata_sphinx_theme
+
+    theirs = Path(pydata_sphinx_theme.__file__).parent / "theme/pydata_sphinx_theme/static/webpack-macros.html"
+    ours = set(re.findall(r"digest=(\w+)", template.read_text(encoding="utf-8")))
+    return bool(ours) and ours <= set(re.findall(r"digest=(\w+)", theirs.read_text(encoding="utf-8")))
+
+
+# Every change we make to a built page, in the order it is made. One handler
+# runs them, after every other extension's (myst-nb adds the widget scripts and
+# lite_launch.py its links at the default priority, 500).
+def page_changes():
+    import page_speed
+
+    return [
+        load_widgets_when_seen,               # take the widget scripts out, load them on sight
+        label_hidden_cells_by_their_text,     # accessible names for the cell toggles
+        page_speed.defer_blocking_scripts,    # last: every script tag, ours included, deferred
+    ]
+
+
+def after_build():
+    import page_speed
+
+    return [
+        copy_assets,                          # vendored scripts and fonts, the root favicon
+        page_speed.bundle_stylesheets,        # last: needs every page and stylesheet in place
+    ]
+
+
+def change_page(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    for change in page_changes():
+        change(app, pagename, templatename, context, doctree)
+
+
+def finish_build(app: Sphinx, exception) -> None:
+    for step in after_build():
+        step(app, exception)
+
+
 def setup(app: Sphinx):
     app.add_config_value("handbook_extension_digest", extension_digest(), "env")
     app.add_config_value("handbook_node_modules", "node_modules", "html")
     app.connect("config-inited", configure_assets, priority=100)
     app.connect("config-inited", require_cached_execution)
+    app.connect("builder-inited", check_theme_overrides)
     app.connect("source-read", require_cache_hit)
-    app.connect("html-page-context", load_widgets_when_seen, priority=900)
-    app.connect("html-page-context", label_hidden_cells_by_their_text)
-    app.connect("build-finished", copy_assets)
+    app.connect("html-page-context", change_page, priority=900)
+    app.connect("build-finished", finish_build, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

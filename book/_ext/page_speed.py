@@ -29,8 +29,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
-from sphinx.builders.html._assets import _JavaScript
 
 BUNDLE_FOLDER = "_static/styles"
 BUNDLE_PREFIX = "handbook."
@@ -47,24 +47,39 @@ HREF = re.compile(r"\bhref=\"([^\"]+)\"")
 
 
 def defer_blocking_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Drop MathJax from pages without math, and make every script tag deferred.
+
+    The page's scripts are written by the template function js_tag; we wrap it,
+    so the tags change and the script objects Sphinx shares between pages do not."""
     scripts = context.get("script_files")
-    if scripts is None:
+    if scripts is None or "js_tag" not in context:
         return
-    math = app.env.get_domain("math")
-    if not math.data["has_equations"].get(pagename):
+    if not has_math(doctree):
         scripts[:] = [s for s in scripts if not is_mathjax(app, s)]
-    for index, script in enumerate(scripts):
-        attributes = dict(script.attributes)
-        if script.filename and not {"defer", "async"} & attributes.keys():
-            attributes["defer"] = "defer"
-        elif not script.filename and "DOCUMENTATION_OPTIONS" in attributes.get("body", ""):
-            attributes["type"] = "module"
-        else:
-            continue
-        scripts[index] = _JavaScript(script.filename, priority=script.priority, **attributes)
+    js_tag = context["js_tag"]
+
+    def deferred_js_tag(script) -> str:
+        tag = js_tag(script)
+        filename = getattr(script, "filename", script)  # a plain str is an old-style file name
+        attributes = getattr(script, "attributes", {})
+        if filename and not {"defer", "async"} & attributes.keys():
+            return tag.replace("<script ", '<script defer="defer" ', 1)
+        if not filename and "DOCUMENTATION_OPTIONS" in attributes.get("body", "") and "type" not in attributes:
+            return tag.replace("<script", '<script type="module"', 1)
+        return tag
+
+    context["js_tag"] = deferred_js_tag
 
 
-def is_mathjax(app: Sphinx, script: _JavaScript) -> bool:
+def has_math(doctree) -> bool:
+    """Math on this page itself (Sphinx's has_equations also counts the page's
+    toctree children, so the landing page loaded MathJax)."""
+    if doctree is None:
+        return False
+    return any(doctree.findall(lambda node: isinstance(node, (nodes.math, nodes.math_block))))
+
+
+def is_mathjax(app: Sphinx, script) -> bool:
     if script.filename:
         return str(script.filename).removeprefix("_static/") == app.config.mathjax_path
     return script.attributes.get("body", "").startswith("window.MathJax")
@@ -251,6 +266,5 @@ def link_bundle(page: Path, bundle: Path, outdir: Path, bundled: set[Path]) -> N
 
 
 def setup(app: Sphinx):
-    app.connect("html-page-context", defer_blocking_scripts, priority=950)
-    app.connect("build-finished", bundle_stylesheets, priority=900)
+    # Its page changes run from handbook.py's PAGE_CHANGES and AFTER_BUILD, in order.
     return {"parallel_read_safe": True, "parallel_write_safe": True}
