@@ -141,7 +141,9 @@ def write_root_favicon(outdir: Path) -> None:
 def copy_assets(app: Sphinx, exception) -> None:
     if exception or app.builder.format != "html":
         return
-    write_root_favicon(Path(app.outdir))
+    outdir = Path(app.outdir)
+    if not (outdir / "favicon.ico").is_file():
+        write_root_favicon(outdir)
     node_modules = Path(app.confdir) / app.config.handbook_node_modules
     for site_path, (package_path, excluded) in VENDORED.items():
         source = node_modules / package_path
@@ -149,8 +151,19 @@ def copy_assets(app: Sphinx, exception) -> None:
             raise FileNotFoundError(
                 f"{source} is missing: run `npm ci` (make book does) to fetch the site's assets"
             )
-        target = Path(app.outdir) / site_path
-        shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*excluded))
+        shutil.copytree(source, outdir / site_path, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*excluded), copy_function=copy_if_changed)
+
+
+def copy_if_changed(source: str, target: str) -> None:
+    """copy2, skipped when the target has the same size and mtime (copy2 keeps mtimes)."""
+    try:
+        here, there = Path(source).stat(), Path(target).stat()
+        if here.st_size == there.st_size and here.st_mtime_ns == there.st_mtime_ns:
+            return
+    except FileNotFoundError:
+        pass
+    shutil.copy2(source, target)
 
 
 def require_cached_execution(app: Sphinx, config) -> None:
@@ -216,7 +229,10 @@ def check_theme_overrides(app: Sphinx) -> None:
 
     stale = []
     for folder in app.config.templates_path:
-        root = Path(app.confdir) / folder
+        root = (Path(app.confdir) / folder).resolve()
+        # Themes add their own template folders to templates_path; only ours are overrides.
+        if not root.is_relative_to(Path(app.confdir).resolve()) or "site-packages" in root.parts:
+            continue
         for template in sorted(p for p in root.rglob("*.html") if p.is_file()):
             name = template.relative_to(root).as_posix()
             if name not in THEME_OVERRIDES:

@@ -184,8 +184,20 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
     scripts = sorted((outdir / "_static").glob("*.js")) + sorted((outdir / "_static/scripts").glob("*.js"))
     widget_words = work / "widget-manager-words.txt"
     widget_words.write_text(words_of_the_widget_manager(outdir), encoding="utf-8")
+    content = pages + scripts + [widget_words]
+    # PurgeCSS keeps a rule when its selector's words occur in the content, so
+    # the same sheets and the same selector words in the content give the same
+    # bundle: a prose edit that adds no such word reuses the last one.
+    key = purge_key(inputs, content)
+    state_file = bundle_dir / ".bundle-state.json"
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    if state.get("key") == key and (bundle_dir / state.get("bundle", "-")).is_file():
+        shutil.rmtree(work)
+        for page in pages:
+            link_bundle(page, bundle_dir / state["bundle"], outdir, set(sheets))
+        return
     node_modules = Path(app.confdir) / app.config.handbook_node_modules
-    purged = purge(inputs, pages + scripts + [widget_words], node_modules)
+    purged = purge(inputs, content, node_modules)
     # The header names the sources: for readers, and for the test that compares
     # pages styled by the bundle with pages styled by these sheets.
     # @charset must come first: the bundle holds Font Awesome's private-use characters.
@@ -203,8 +215,30 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
         if old != bundle and old.name not in fonts.values():
             old.unlink()
     bundle.write_text(text, encoding="utf-8")
+    state_file.write_text(json.dumps({"key": key, "bundle": bundle.name}))
     for page in pages:
         link_bundle(page, bundle, outdir, set(sheets))
+
+
+WORDS = re.compile(r"[A-Za-z0-9_-]+")  # PurgeCSS's default extractor
+
+
+def purge_key(css_files: list[Path], content: list[Path]) -> str:
+    """What PurgeCSS's result depends on: the sheets, the safelist, our code and
+    the content's words that also occur in the sheets."""
+    digest = hashlib.sha256()
+    css_words: set[str] = set()
+    for path in css_files:
+        text = path.read_text(encoding="utf-8")
+        digest.update(text.encode())
+        css_words.update(WORDS.findall(text))
+    used: set[str] = set()
+    for path in content:
+        used.update(css_words.intersection(WORDS.findall(path.read_text(encoding="utf-8", errors="replace"))))
+    digest.update("\n".join(KEEP_RULES_MATCHING).encode())
+    digest.update(Path(__file__).read_bytes() + Path(__file__).with_name("purge_css.mjs").read_bytes())
+    digest.update("\n".join(sorted(used)).encode())
+    return digest.hexdigest()
 
 
 def subset_icon_fonts(css: str, bundle_dir: Path) -> dict[str, str]:
