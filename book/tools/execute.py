@@ -20,6 +20,8 @@ Usage: python book/tools/execute.py [BOOK_DIR]  (exit status 1 on any failure)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -111,13 +113,16 @@ def write_if_changed(path: Path, content: bytes) -> bool:
     return True
 
 
-def sync_notebooks_folder(book: Path, wanted: dict[Path, bytes | Path]) -> int:
-    """Make the notebooks folder hold exactly `wanted` (relative path -> bytes or a
-    file to copy), rewriting only what differs. Returns the number of files written."""
+def sync_notebooks_folder(book: Path, wanted: dict[Path, bytes | Path | None]) -> int:
+    """Make the notebooks folder hold exactly `wanted` (relative path -> bytes, a
+    file to copy, or None to keep the file there), rewriting only what differs.
+    Returns the number of files written."""
     target = bookinfo.notebooks_dir(book)
     written = 0
     for relative, content in wanted.items():
         destination = target / relative
+        if content is None:
+            continue
         if isinstance(content, bytes):
             written += write_if_changed(destination, content)
             continue
@@ -151,20 +156,43 @@ def main(book: Path) -> int:
                 f"_config.yml: execute.execute_notebooks is {settings.execution_mode!r}; the build "
                 "executes every notebook itself and needs 'cache', so Sphinx only renders."
             )
-        notebooks = [n for n in map(lambda p: bookinfo.read_notebook(p, book), bookinfo.sources(book)) if n]
+        sources = bookinfo.sources(book)
+        cache_path = Path(settings.execution_cache_path)
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache = get_cache(str(cache_path))
+        # A source whose bytes, settings and cache record are as last time was read,
+        # matched and published then: skip it (a prose edit reads one chapter).
+        state_file, config_digest = state_path(book), settings_digest(book)
+        previous = load_state(state_file, config_digest)
+        records = {record.pk for record in cache.list_cache_records()}
+        published = bookinfo.notebooks_dir(book)
+        unchanged, notebooks, digests = {}, [], {}
+        for path in sources:
+            relative = path.relative_to(book).as_posix()
+            digests[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+            entry = previous.get(relative)
+            if entry and entry["source"] == digests[relative] and (
+                    entry["pk"] is None or (entry["pk"] in records
+                                            and (published / relative).with_suffix(".ipynb").is_file())):
+                unchanged[relative] = entry["pk"]
+                continue
+            item = bookinfo.read_notebook(path, book)
+            if item is None:
+                unchanged[relative] = None  # a plain page
+            else:
+                notebooks.append(item)
     except bookinfo.BookError as error:
         print(f"ERROR: {error}", file=sys.stderr, flush=True)
         return 1
-    cache_path = Path(settings.execution_cache_path)
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache = get_cache(str(cache_path))
 
-    current_records, stale = set(), []
+    current_records = {pk for pk in unchanged.values() if pk is not None}
+    stale, matched = [], {}
     for item in notebooks:
         try:
-            current_records.add(cache.match_cache_notebook(item.notebook).pk)
+            matched[item.path] = cache.match_cache_notebook(item.notebook).pk
         except KeyError:
             stale.append(item)
+    current_records.update(matched.values())
 
     failures = []
     if stale:
@@ -188,9 +216,11 @@ def main(book: Path) -> int:
                 overwrite=True,
             )
             current_records.add(record.pk)
+            matched[item.path] = record.pk
             print(f"  executed {relative} in {seconds:.1f} s", flush=True)
     else:
-        print(f"All {len(notebooks)} notebooks are cached; nothing to execute.", flush=True)
+        count = len(notebooks) + sum(pk is not None for pk in unchanged.values())
+        print(f"All {count} notebooks are cached; nothing to execute.", flush=True)
 
     # Prune what no current notebook matches, so the cache does not grow forever.
     for record in cache.list_cache_records():
@@ -206,7 +236,10 @@ def main(book: Path) -> int:
 
     # The executed notebooks (from the cache: the outputs Sphinx renders), with
     # the files they read beside them, where readers download them.
-    wanted: dict[Path, bytes | Path] = {}
+    wanted: dict[Path, bytes | Path | None] = {}
+    for relative, pk in unchanged.items():
+        if pk is not None and relative.startswith(bookinfo.CHAPTERS + "/"):
+            wanted[Path(relative).with_suffix(".ipynb")] = None  # published last time, still right
     for item in notebooks:
         if item.path.relative_to(book).parts[0] != bookinfo.CHAPTERS:
             continue
@@ -217,7 +250,32 @@ def main(book: Path) -> int:
     written = sync_notebooks_folder(book, wanted)
     if written:
         print(f"Wrote {written} file(s) to {bookinfo.notebooks_dir(book).relative_to(book)}", flush=True)
+    state = {relative: {"source": digests[relative], "pk": pk} for relative, pk in unchanged.items()}
+    for item in notebooks:
+        relative = item.path.relative_to(book).as_posix()
+        state[relative] = {"source": digests[relative], "pk": matched[item.path]}
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"settings": config_digest, "sources": state}, indent=1))
     return 0
+
+
+def state_path(book: Path) -> Path:
+    return Path(book) / bookinfo.STAGING / "execute-state.json"
+
+
+def settings_digest(book: Path) -> str:
+    """Everything besides a source's bytes that decides how it is read and run."""
+    config = json.dumps(bookinfo.sphinx_config(book), sort_keys=True, default=str)
+    code = (Path(__file__).read_bytes() + Path(bookinfo.__file__).read_bytes()).decode()
+    return hashlib.sha256((config + code).encode()).hexdigest()
+
+
+def load_state(path: Path, digest: str) -> dict:
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state.get("sources", {}) if state.get("settings") == digest else {}
 
 
 if __name__ == "__main__":
