@@ -128,14 +128,22 @@ def with_imports_inlined(sheet: Path, outdir: Path, bundle_dir: Path) -> str:
     return re.sub(r"url\(\s*([\"']?)([^\"')]+)\1\s*\)", rebase, text)
 
 
-def words_of_the_widget_manager(outdir: Path) -> str:
+def words_of_the_widget_manager(outdir: Path, cache_dir: Path) -> str:
     """The words in the vendored widget manager, which may name classes it adds
     at run time, less Font Awesome's icon names: its bundled copy of Font
     Awesome's stylesheet names all 2,000 icons, and pages draw none of them."""
+    scripts = sorted((outdir / "_static/vendor/html-manager").glob("*.js"))
+    key = json.dumps([[s.name, s.stat().st_size, s.stat().st_mtime_ns] for s in scripts])
+    saved = cache_dir / "handbook-widget-manager-words.json"
+    if saved.is_file() and (cached := json.loads(saved.read_text())).get("key") == key:
+        return cached["words"]
     words = set()
-    for script in sorted((outdir / "_static/vendor/html-manager").glob("*.js")):
+    for script in scripts:
         words |= set(re.findall(r"[A-Za-z][\w-]+", script.read_text(encoding="utf-8")))
-    return "\n".join(sorted(word for word in words if not word.startswith("fa-")))
+    text = "\n".join(sorted(word for word in words if not word.startswith("fa-")))
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({"key": key, "words": text}))
+    return text
 
 
 def purge(css_files: list[Path], content: list[Path], node_modules: Path) -> dict[str, str]:
@@ -183,13 +191,13 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
     # the widget manager (Bootstrap's progress-bar, for one).
     scripts = sorted((outdir / "_static").glob("*.js")) + sorted((outdir / "_static/scripts").glob("*.js"))
     widget_words = work / "widget-manager-words.txt"
-    widget_words.write_text(words_of_the_widget_manager(outdir), encoding="utf-8")
+    widget_words.write_text(words_of_the_widget_manager(outdir, Path(app.doctreedir)), encoding="utf-8")
     content = pages + scripts + [widget_words]
     # PurgeCSS keeps a rule when its selector's words occur in the content, so
     # the same sheets and the same selector words in the content give the same
     # bundle: a prose edit that adds no such word reuses the last one.
     key = purge_key(inputs, content)
-    state_file = bundle_dir / ".bundle-state.json"
+    state_file = Path(app.doctreedir) / "handbook-bundle-state.json"  # beside Sphinx's own state
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
     if state.get("key") == key and (bundle_dir / state.get("bundle", "-")).is_file():
         shutil.rmtree(work)
