@@ -13,6 +13,7 @@ STAMPS := _build/.stamps
 # hosted: the JupyterLite app loads Pyodide from its CDN; offline: everything bundled.
 HANDBOOK_LITE ?= hosted
 export HANDBOOK_LITE
+PORT ?= 8000
 BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
 NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
@@ -21,9 +22,9 @@ NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-s
 
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
-preview: $(VENV)/.requirements node_modules/.installed ## Serve the book on http://127.0.0.1:8000 and rebuild it on every save
+preview: $(VENV)/.requirements node_modules/.installed ## Serve the book on http://127.0.0.1:8000 (PORT=...) and rebuild it on every save
 	$(BIN)/python book/tools/build.py --prepare .
-	PYTHONPATH=book/_ext $(BIN)/sphinx-autobuild --host 127.0.0.1 --port 8000 -n \
+	PYTHONPATH=book/_ext $(BIN)/sphinx-autobuild --host 127.0.0.1 --port $(PORT) -n \
 		--pre-build "$(BIN)/python book/tools/build.py --prepare ." \
 		--re-ignore '(^|/)(_build|node_modules|\.venv|tests|bench|\.git)/' --re-ignore 'conf\.py$$' \
 		-d _build/.site/doctrees . _build/.site/html
@@ -41,8 +42,8 @@ nbval: ## Re-run every published notebook in a fresh kernel; outputs must match,
 	cd _build/html/_notebooks && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
 	cd _build/html/_notebooks && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
 
-serve: ## Serve _build/html on http://127.0.0.1:8000
-	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
+serve: ## Serve _build/html on http://127.0.0.1:8000 (PORT=...)
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)
 
 clean: ## Empty _build (keeps .venv and node_modules)
 	rm -rf _build/* _build/.[!.]* conf.py
