@@ -38,9 +38,9 @@ test: ## Lint, build (offline Lite) if needed, then run the whole test suite and
 test-fast: $(VENV)/.requirements node_modules/.installed ## Unit tests and tiny sample books: no browser, no nbval, no full build
 	$(BIN)/python -m pytest -q -m "not build and not browser" tests
 
-nbval: ## Re-run every published notebook in a fresh kernel; outputs must match, twice in a row
-	cd _build/html/_notebooks && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
-	cd _build/html/_notebooks && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
+nbval: ## Re-run every published notebook (_build/html/_notebooks) in a fresh kernel; outputs must match, twice
+	cd _build/html/_notebooks && PYTHONDONTWRITEBYTECODE=1 $(NBVAL) chapters/[0-9][0-9]-*.ipynb
+	cd _build/html/_notebooks && PYTHONDONTWRITEBYTECODE=1 $(NBVAL) chapters/[0-9][0-9]-*.ipynb
 
 serve: ## Serve _build/html on http://127.0.0.1:8000 (PORT=...)
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)

@@ -76,13 +76,6 @@ def local_extension_paths(book: Path) -> list[str]:
     return [str(book / p) for p in local.values()]
 
 
-def sphinx_env(book: Path) -> dict:
-    """The environment for a Sphinx subprocess (check_syntax.sh, the preview server)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(local_extension_paths(book) + [env.get("PYTHONPATH", "")]).strip(os.pathsep)
-    return env
-
-
 def sphinx_build(book: Path, staging: Path, *options: str) -> int:
     """Sphinx's own command line entry, in this process."""
     from sphinx.cmd.build import build_main
