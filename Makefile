@@ -24,7 +24,7 @@ book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (execut
 
 preview: $(VENV)/.requirements node_modules/.installed ## Serve the book on http://127.0.0.1:8000 (PORT=...) and rebuild it on every save
 	$(BIN)/python book/tools/build.py --prepare .
-	PYTHONPATH=book/_ext $(BIN)/sphinx-autobuild --host 127.0.0.1 --port $(PORT) -n \
+	PYTHONPATH=book/_ext $(BIN)/python -m sphinx_autobuild --host 127.0.0.1 --port $(PORT) -n \
 		--pre-build "$(BIN)/python book/tools/build.py --prepare ." \
 		--re-ignore '(^|/)(_build|node_modules|\.venv|tests|bench|\.git)/' --re-ignore 'conf\.py$$' \
 		-d _build/.site/doctrees . _build/.site/html
