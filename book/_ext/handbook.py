@@ -8,6 +8,14 @@ listed in html_static_path: jupyter-book injects every .js/.css it finds in the
 static path into every page, while these must load only on the pages that need
 them (myst-nb marks the pages with widgets, Sphinx adds MathJax only to pages
 with math). Script paths given to Sphinx are relative to _static/.
+
+It is also where the build's order and guards live, so they are in one file:
+
+- page_changes() and after_build(): every change made to a built page, and
+  every step after the build, in the order they run (page_speed.py's too);
+- require_cache_hit: Sphinx renders notebooks from the cache that
+  book/tools/execute.py filled, and stops rather than execute one itself;
+- THEME_OVERRIDES: each template override and the theme release it follows.
 """
 
 from __future__ import annotations
