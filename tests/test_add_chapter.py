@@ -25,7 +25,7 @@ def new_chapter(number: int) -> str:
     front_matter = template[: template.index("\n---", 3) + 4]
     paragraph = ("A maintainer who adds a chapter writes prose for readers first, then small "
                  "cells that prove each claim against the real package, so the page and the "
-                 "notebook say the same thing every time the book is built. ") * 3
+                 "notebook say the same thing every time the book is built. ") * 4
     sections = []
     for index in range(1, 6):
         sections.append(f"## Step {index}\n\n{paragraph}\n\n```{{code-cell}} ipython3\n"
@@ -43,6 +43,7 @@ def test_readme_steps_add_a_chapter_that_builds_and_meets_the_standard(tmp_path)
     assert "- file: chapters/16-your-topic" in steps
 
     book = tmp_path / "book"
+    book.mkdir()
     for item in ("_config.yml", "_toc.yml", "chapters", "book"):
         copy = shutil.copytree if (ROOT / item).is_dir() else shutil.copy2
         copy(ROOT / item, book / item, **({"ignore": shutil.ignore_patterns("__pycache__")}
