@@ -1,6 +1,8 @@
-# The Jupyter Field Handbook.
-#   make book   set up .venv and node_modules if needed, execute changed chapters, build _build/html
-#   make test   build if needed, then pytest (site, fixtures, browser) and nbval twice
+# The Jupyter Field Handbook. `make help` lists every target.
+#   make book       set up .venv and node_modules if needed, execute changed chapters, build _build/html
+#   make preview    serve the book on 127.0.0.1:8000, rebuilt (changed code re-executed) on every save
+#   make test-fast  unit tests and tiny sample books, no browser, no nbval, no full build (about a minute)
+#   make test       lint, build if needed, then pytest (site, fixtures, browser) and nbval twice
 SHELL := bash
 .DEFAULT_GOAL := book
 
@@ -11,25 +13,37 @@ STAMPS := _build/.stamps
 # hosted: the JupyterLite app loads Pyodide from its CDN; offline: everything bundled.
 HANDBOOK_LITE ?= hosted
 export HANDBOOK_LITE
+PORT ?= 8000
 BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
 NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
 
-.PHONY: book test nbval serve clean lint bench audit linkcheck help lock drift
+.PHONY: book preview test test-fast nbval serve clean lint bench audit linkcheck help lock drift
 
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
-test: ## Build (offline Lite) if needed, then run the test suite and nbval twice
+preview: $(VENV)/.requirements node_modules/.installed ## Serve the book on http://127.0.0.1:8000 (PORT=...) and rebuild it on every save
+	$(BIN)/python book/tools/build.py --prepare .
+	PYTHONPATH=book/_ext $(BIN)/python -m sphinx_autobuild --host 127.0.0.1 --port $(PORT) -n \
+		--pre-build "$(BIN)/python book/tools/build.py --prepare ." \
+		--re-ignore '(^|/)(_build|node_modules|\.venv|tests|bench|\.git)/' --re-ignore 'conf\.py$$' \
+		-d _build/.site/doctrees . _build/.site/html
+
+test: ## Lint, build (offline Lite) if needed, then run the whole test suite and nbval twice
+	$(MAKE) lint
 	$(MAKE) book HANDBOOK_LITE=offline
 	$(BIN)/python -m pytest tests
 	$(MAKE) nbval
 
-nbval: ## Re-run every published notebook in a fresh kernel; outputs must match, twice in a row
-	cd _build/jupyter_execute && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
-	cd _build/jupyter_execute && $(NBVAL) chapters/[0-9][0-9]-*.ipynb
+test-fast: $(VENV)/.requirements node_modules/.installed ## Unit tests and tiny sample books: no browser, no nbval, no full build
+	$(BIN)/python -m pytest -q -m "not build and not browser" tests
 
-serve: ## Serve _build/html on http://127.0.0.1:8000
-	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
+nbval: ## Re-run every published notebook (_build/html/_notebooks) in a fresh kernel; outputs must match, twice
+	cd _build/html/_notebooks && PYTHONDONTWRITEBYTECODE=1 $(NBVAL) chapters/[0-9][0-9]-*.ipynb
+	cd _build/html/_notebooks && PYTHONDONTWRITEBYTECODE=1 $(NBVAL) chapters/[0-9][0-9]-*.ipynb
+
+serve: ## Serve _build/html on http://127.0.0.1:8000 (PORT=...)
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)
 
 clean: ## Empty _build (keeps .venv and node_modules)
 	rm -rf _build/* _build/.[!.]* conf.py
@@ -46,7 +60,9 @@ audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page, the he
 	$(BIN)/python bench/audit.py
 
 linkcheck: $(STAMPS)/book-$(HANDBOOK_LITE) ## Check external links (needs the network; not part of make test)
-	$(BIN)/python -m sphinx -b linkcheck -q . _build/linkcheck
+	@$(BIN)/python -c "import socket; socket.create_connection(('docs.jupyter.org', 443), timeout=5)" 2>/dev/null \
+		|| { echo "make linkcheck needs the network (it checks the book's external links); none reachable." >&2; exit 1; }
+	PYTHONPATH=book/_ext $(BIN)/python -m sphinx -b linkcheck -q -d _build/.site/doctrees -D nb_execution_mode=off . _build/linkcheck
 
 lock: $(VENV)/.requirements ## Recompile requirements.txt (hashed) from requirements.in, keeping existing pins
 	$(BIN)/uv pip compile requirements.in --generate-hashes --python $(BIN)/python --no-header \
@@ -55,8 +71,8 @@ lock: $(VENV)/.requirements ## Recompile requirements.txt (hashed) from requirem
 drift: $(VENV)/.requirements ## Execute every chapter against the newest allowed releases; report into bench/results/drift.md
 	$(BIN)/python book/tools/drift.py
 
-help:
-	@grep -E '^[a-z]+:.*## ' Makefile | sed -E 's/:.*## /\t/'
+help: ## List the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' Makefile | sed -E 's/:.*## /\t/' | expand -t 12
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -15,8 +15,12 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "tools"))
+import bookinfo  # noqa: E402
+
 SITE = Path(os.environ.get("HANDBOOK_SITE", ROOT / "_build" / "html"))
-EXECUTED = ROOT / "_build" / "jupyter_execute"
+# The executed notebooks as readers download them and nbval runs them.
+EXECUTED = SITE / bookinfo.NOTEBOOKS
 FIXTURE_BOOK = Path(__file__).parent / "fixtures" / "book"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,13 +40,27 @@ def site_pages() -> list[Path]:
 
 
 def toc_docnames() -> list[str]:
-    from sphinx_external_toc.parsing import parse_toc_yaml
-
-    return list(parse_toc_yaml(ROOT / "_toc.yml"))
+    return bookinfo.docnames(ROOT)
 
 
 def chapter_sources() -> list[Path]:
-    return [ROOT / f"{name}.md" for name in toc_docnames() if name.startswith("chapters/")]
+    return bookinfo.chapters(ROOT)
+
+
+# Tests that need the built site (make book) or build books of their own are
+# marked `build`; tests that drive chromium are marked `browser`.
+# `make test-fast` runs everything else.
+BUILD_MODULES = {"test_book", "test_links", "test_page_speed", "test_site_browser", "test_lite",
+                 "test_build_faults", "test_add_chapter"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.module.__name__ in BUILD_MODULES or fixtures & {"site", "served_site", "fixture_book"}:
+            item.add_marker(pytest.mark.build)
+        if fixtures & {"browser", "lite_page", "page"}:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -68,16 +86,21 @@ def fixture_book(tmp_path: Path):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["title"] = "Fixture book"
 
-    def build(timeout: int | None = None) -> subprocess.CompletedProcess:
+    def write_config() -> None:
+        (book / "_config.yml").write_text(yaml.safe_dump(config))
+
+    def build(timeout: int | None = None, rewrite_config: bool = True) -> subprocess.CompletedProcess:
         if timeout is not None:
             config["execute"]["timeout"] = timeout
-        (book / "_config.yml").write_text(yaml.safe_dump(config))
+        if rewrite_config:
+            write_config()
         return subprocess.run(
             [sys.executable, str(ROOT / "book" / "tools" / "build.py"), str(book)],
             capture_output=True, text=True, timeout=300, env={**os.environ, "HANDBOOK_LITE": "off"},
         )
 
     build.book = book
+    build.write_config = write_config
     return build
 
 

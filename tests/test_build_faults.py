@@ -38,7 +38,8 @@ def test_good_book_builds_publishes_and_rebuilds_without_executing(fixture_book)
     assert first.returncode == 0, output(first)
     page = fixture_book.book / "_build" / "html" / "chapters" / "good.html"
     assert "42" in page.read_text()
-    assert (fixture_book.book / "_build" / "jupyter_execute" / "chapters" / "good.ipynb").is_file()
+    notebook = fixture_book.book / "_build" / "html" / "_notebooks" / "chapters" / "good.ipynb"
+    assert '"text/plain": [\n       "42"' in notebook.read_text(), "the download has no outputs"
 
     second = fixture_book()
     assert second.returncode == 0, output(second)
@@ -142,3 +143,54 @@ def test_failed_sphinx_build_keeps_the_last_good_site(fixture_book):
     assert "a-label-that-does-not-exist" in output(result)
     assert published.read_text() == before
     assert not (fixture_book.book / "_build" / "html" / "chapters" / "dangling.html").exists()
+
+
+def one_line_error(result) -> str:
+    """The build's error: no traceback, and said in one or two lines."""
+    text = output(result)
+    assert result.returncode != 0
+    assert "Traceback" not in text, text
+    errors = [line for line in text.splitlines() if line.strip()]
+    assert 1 <= len(errors) <= 2, text
+    return text
+
+
+def test_yaml_error_in_config_names_file_line_and_problem(fixture_book):
+    fixture_book.write_config()
+    config = fixture_book.book / "_config.yml"
+    lines = config.read_text().splitlines()
+    lines.insert(3, "title: [unclosed")
+    config.write_text("\n".join(lines) + "\n")
+    result = fixture_book(rewrite_config=False)
+    text = one_line_error(result)
+    assert text.startswith("ERROR: _config.yml:") and "YAML syntax error" in text, text
+    assert "started on line 4" in text, text
+
+
+def test_yaml_error_in_toc_names_file_line_and_problem(fixture_book):
+    toc = fixture_book.book / "_toc.yml"
+    toc.write_text(toc.read_text() + "  - file: chapters/good\n   bad indent: [\n")
+    text = one_line_error(fixture_book())
+    assert "_toc.yml:" in text and "YAML syntax error" in text, text
+    assert "_toc.yml:6:" in text or "_toc.yml:7:" in text, text
+
+
+def test_malformed_toc_is_named_in_a_line(fixture_book):
+    toc = fixture_book.book / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: index\nchapters: 3\n")
+    text = one_line_error(fixture_book())
+    assert text.startswith("ERROR: _toc.yml:"), text
+
+
+def test_mystnb_execution_mode_in_a_notebook_is_rejected(fixture_book):
+    add_chapter(fixture_book.book, "forced", """
+        # Forced
+
+        ```{code-cell} ipython3
+        1 + 1
+        ```
+    """)
+    source = fixture_book.book / "chapters" / "forced.md"
+    source.write_text(source.read_text().replace("kernelspec:", "mystnb:\n  execution_mode: force\nkernelspec:", 1))
+    text = one_line_error(fixture_book())
+    assert "chapters/forced.md" in text and "execution_mode" in text, text

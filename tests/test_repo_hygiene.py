@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,16 @@ def test_the_build_left_no_server_or_kernel_running():
         if any(name in cmdline for name in ("jupyter-server", "jupyter server", "voila", "ipykernel_launcher")):
             leftovers.append(cmdline[:200])
     assert not leftovers, "\n".join(leftovers)
+
+
+def test_no_private_imports_or_patches_of_sphinx_myst_nb_or_jupyter_cache():
+    """Our tools and extensions use public APIs only, and patch nothing."""
+    private = re.compile(r"^\s*(from|import)\s+(sphinx|myst_nb|myst_parser|jupyter_cache|jupyter_book)"
+                         r"(\.\w+)*\._\w*|import\s+_\w+", re.M)
+    offenders = []
+    for path in sorted((ROOT / "book").rglob("*.py")):
+        text = path.read_text()
+        offenders += [f"{path.relative_to(ROOT)}: {m.group(0).strip()}" for m in private.finditer(text)]
+        if re.search(r"\.start_client\s*=|NotebookClientCache", text):
+            offenders.append(f"{path.relative_to(ROOT)}: patches myst-nb's execution client")
+    assert not offenders, "\n".join(offenders)

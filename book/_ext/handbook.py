@@ -8,17 +8,25 @@ listed in html_static_path: jupyter-book injects every .js/.css it finds in the
 static path into every page, while these must load only on the pages that need
 them (myst-nb marks the pages with widgets, Sphinx adds MathJax only to pages
 with math). Script paths given to Sphinx are relative to _static/.
+
+It is also where the build's order and guards live, so they are in one file:
+
+- page_changes() and after_build(): every change made to a built page, and
+  every step after the build, in the order they run (page_speed.py's too);
+- require_cache_hit: Sphinx renders notebooks from the cache that
+  book/tools/execute.py filled, and stops rather than execute one itself;
+- THEME_OVERRIDES: each template override and the theme release it follows.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
+from sphinx.errors import ConfigError, ExtensionError
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -141,7 +149,9 @@ def write_root_favicon(outdir: Path) -> None:
 def copy_assets(app: Sphinx, exception) -> None:
     if exception or app.builder.format != "html":
         return
-    write_root_favicon(Path(app.outdir))
+    outdir = Path(app.outdir)
+    if not (outdir / "favicon.ico").is_file():
+        write_root_favicon(outdir)
     node_modules = Path(app.confdir) / app.config.handbook_node_modules
     for site_path, (package_path, excluded) in VENDORED.items():
         source = node_modules / package_path
@@ -149,35 +159,57 @@ def copy_assets(app: Sphinx, exception) -> None:
             raise FileNotFoundError(
                 f"{source} is missing: run `npm ci` (make book does) to fetch the site's assets"
             )
-        target = Path(app.outdir) / site_path
-        shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*excluded))
+        shutil.copytree(source, outdir / site_path, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*excluded), copy_function=copy_if_changed)
 
 
-def keep_cached_outputs_in_written_notebooks() -> None:
-    """Make myst-nb write executed outputs to jupyter_execute/ on a cache hit too.
+def copy_if_changed(source: str, target: str) -> None:
+    """copy2, skipped when the target has the same size and mtime (copy2 keeps mtimes)."""
+    try:
+        here, there = Path(source).stat(), Path(target).stat()
+        if here.st_size == there.st_size and here.st_mtime_ns == there.st_mtime_ns:
+            return
+    except FileNotFoundError:
+        pass
+    shutil.copy2(source, target)
 
-    On a cache hit, myst-nb 1.4's NotebookClientCache renders a merged *copy*
-    of the notebook, but the parser then writes the original object, without
-    outputs, to jupyter_execute/. nbval and the download link would get empty
-    notebooks. We copy the cached outputs into the original object as well.
-    """
-    from myst_nb.core.execute.cache import NotebookClientCache
 
-    original_start = NotebookClientCache.start_client
-    if getattr(original_start, "keeps_outputs", False):
+def require_cached_execution(app: Sphinx, config) -> None:
+    """book/tools/execute.py executes every notebook before Sphinx runs; Sphinx
+    only renders from the cache (or, for check_syntax.sh, renders nothing)."""
+    if config.nb_execution_mode not in ("cache", "off"):
+        raise ConfigError(
+            f"nb_execution_mode is {config.nb_execution_mode!r}: the handbook executes its notebooks "
+            "with book/tools/execute.py and renders them from the cache; set execute_notebooks: cache"
+        )
+
+
+def require_cache_hit(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Stop the build if myst-nb would execute a notebook itself.
+
+    myst-nb reads the notebook as below and looks it up in the cache; on a miss
+    it would execute it inside Sphinx, silently, one at a time. A miss means
+    execute.py was not run, or that its cache key and myst-nb's disagree: both
+    are bugs to see, not to paper over."""
+    nb_config = app.env.mystnb_config
+    if nb_config.execution_mode != "cache":
         return
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import create_nb_reader
 
-    def start_client(self):
-        source_notebook = self._notebook
-        original_start(self)
-        if self._notebook is not source_notebook:
-            # A copy: rendering with nb_merge_streams edits the outputs in place,
-            # which would write each merged stream twice.
-            source_notebook.cells = copy.deepcopy(self._notebook.cells)
-            source_notebook.metadata = copy.deepcopy(self._notebook.metadata)
-
-    start_client.keeps_outputs = True
-    NotebookClientCache.start_client = start_client
+    path = str(app.env.doc2path(docname))
+    reader = create_nb_reader(path, app.env.myst_config, nb_config, source[0])
+    if reader is None:
+        return
+    cache = get_cache(nb_config.execution_cache_path)
+    try:
+        cache.match_cache_notebook(reader.read(source[0]))
+    except KeyError:
+        raise ExtensionError(
+            f"{docname}: its notebook is not in the execution cache ({nb_config.execution_cache_path}), "
+            "so myst-nb would execute it inside Sphinx. Run book/tools/execute.py first (make book "
+            "does); if it just ran, its cache key and myst-nb's disagree."
+        ) from None
 
 
 def extension_digest() -> str:
@@ -188,12 +220,98 @@ def extension_digest() -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in code)).hexdigest()
 
 
+# Our template overrides, and the theme release each was written against. When
+# the installed theme differs, the build stops and names the templates to
+# re-check (compare each with the theme's new copy, then update this table).
+THEME_OVERRIDES = {
+    "layout.html": ("pydata-sphinx-theme", "0.17.1"),
+    "search.html": ("pydata-sphinx-theme", "0.17.1"),
+    "search-button-field.html": ("pydata-sphinx-theme", "0.17.1"),
+    "theme-switcher.html": ("pydata-sphinx-theme", "0.17.1"),
+    "static/webpack-macros.html": ("pydata-sphinx-theme", "0.17.1"),
+}
+
+
+def check_theme_overrides(app: Sphinx) -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    stale = []
+    for folder in app.config.templates_path:
+        root = (Path(app.confdir) / folder).resolve()
+        # Themes add their own template folders to templates_path; only ours are overrides.
+        if not root.is_relative_to(Path(app.confdir).resolve()) or "site-packages" in root.parts:
+            continue
+        for template in sorted(p for p in root.rglob("*.html") if p.is_file()):
+            name = template.relative_to(root).as_posix()
+            if name not in THEME_OVERRIDES:
+                stale.append(f"{folder}/{name} is not in THEME_OVERRIDES (which theme release does it follow?)")
+                continue
+            package, written_for = THEME_OVERRIDES[name]
+            try:
+                installed = version(package)
+            except PackageNotFoundError:
+                installed = "not installed"
+            if installed != written_for:
+                stale.append(f"{folder}/{name} overrides {package} {written_for}'s template, "
+                             f"but {package} is {installed}: re-check it against the new template")
+            elif name == "static/webpack-macros.html" and not same_asset_digest(template):
+                stale.append(f"{folder}/{name} names an asset digest the theme's own copy does not: "
+                             "re-copy the digest from the theme's static/webpack-macros.html")
+    if stale:
+        raise ExtensionError("theme override guard (book/_ext/handbook.py THEME_OVERRIDES):\n  "
+                             + "\n  ".join(stale))
+
+
+def same_asset_digest(template: Path) -> bool:
+    """Our webpack-macros.html repeats the theme's asset digest (a cache buster)."""
+    import re
+
+    import pydata_sphinx_theme
+
+    theirs = Path(pydata_sphinx_theme.__file__).parent / "theme/pydata_sphinx_theme/static/webpack-macros.html"
+    ours = set(re.findall(r"digest=(\w+)", template.read_text(encoding="utf-8")))
+    return bool(ours) and ours <= set(re.findall(r"digest=(\w+)", theirs.read_text(encoding="utf-8")))
+
+
+# Every change we make to a built page, in the order it is made. One handler
+# runs them, after every other extension's (myst-nb adds the widget scripts and
+# lite_launch.py its links at the default priority, 500).
+def page_changes():
+    import page_speed
+
+    return [
+        load_widgets_when_seen,               # take the widget scripts out, load them on sight
+        label_hidden_cells_by_their_text,     # accessible names for the cell toggles
+        page_speed.defer_blocking_scripts,    # last: every script tag, ours included, deferred
+    ]
+
+
+def after_build():
+    import page_speed
+
+    return [
+        copy_assets,                          # vendored scripts and fonts, the root favicon
+        page_speed.bundle_stylesheets,        # last: needs every page and stylesheet in place
+    ]
+
+
+def change_page(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    for change in page_changes():
+        change(app, pagename, templatename, context, doctree)
+
+
+def finish_build(app: Sphinx, exception) -> None:
+    for step in after_build():
+        step(app, exception)
+
+
 def setup(app: Sphinx):
-    keep_cached_outputs_in_written_notebooks()
     app.add_config_value("handbook_extension_digest", extension_digest(), "env")
     app.add_config_value("handbook_node_modules", "node_modules", "html")
     app.connect("config-inited", configure_assets, priority=100)
-    app.connect("html-page-context", load_widgets_when_seen, priority=900)
-    app.connect("html-page-context", label_hidden_cells_by_their_text)
-    app.connect("build-finished", copy_assets)
+    app.connect("config-inited", require_cached_execution)
+    app.connect("builder-inited", check_theme_overrides)
+    app.connect("source-read", require_cache_hit)
+    app.connect("html-page-context", change_page, priority=900)
+    app.connect("build-finished", finish_build, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

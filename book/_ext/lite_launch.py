@@ -8,9 +8,9 @@ page content, two plain ``<a>`` elements:
   is built by book/tools/lite.py into ``<outdir>/lite``);
 * **Download executed notebook (.ipynb)** -> ``<rel>/_notebooks/chapters/NN-slug.ipynb``.
 
-At build-finished it copies the notebooks myst-nb executed
-(``<outdir>/../jupyter_execute/chapters/*.ipynb``) to ``<outdir>/_notebooks/``
-and writes its small stylesheet to ``<outdir>/_static/``. Nothing is loaded
+The executed notebooks are written to ``<outdir>/_notebooks/`` by
+book/tools/execute.py before Sphinx runs; at build-finished this extension
+warns about any that is missing, and writes its small stylesheet to ``<outdir>/_static/``. Nothing is loaded
 from another host.
 
 Config (conf.py / _config.yml ``sphinx.config``):
@@ -90,7 +90,7 @@ def on_build_finished(app, exception) -> None:
     if not css.is_file() or css.read_text() != CSS:
         css.write_text(CSS)
 
-    executed = outdir.parent / "jupyter_execute"
+    executed = outdir / NOTEBOOKS_DIR  # written there by book/tools/execute.py
     target_root = outdir / NOTEBOOKS_DIR
     copied = 0
     for docname in sorted(app.env.found_docs):

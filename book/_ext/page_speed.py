@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
-from sphinx.builders.html._assets import _JavaScript
 
 BUNDLE_FOLDER = "_static/styles"
 BUNDLE_PREFIX = "handbook."
@@ -46,24 +47,39 @@ HREF = re.compile(r"\bhref=\"([^\"]+)\"")
 
 
 def defer_blocking_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Drop MathJax from pages without math, and make every script tag deferred.
+
+    The page's scripts are written by the template function js_tag; we wrap it,
+    so the tags change and the script objects Sphinx shares between pages do not."""
     scripts = context.get("script_files")
-    if scripts is None:
+    if scripts is None or "js_tag" not in context:
         return
-    math = app.env.get_domain("math")
-    if not math.data["has_equations"].get(pagename):
+    if not has_math(doctree):
         scripts[:] = [s for s in scripts if not is_mathjax(app, s)]
-    for index, script in enumerate(scripts):
-        attributes = dict(script.attributes)
-        if script.filename and not {"defer", "async"} & attributes.keys():
-            attributes["defer"] = "defer"
-        elif not script.filename and "DOCUMENTATION_OPTIONS" in attributes.get("body", ""):
-            attributes["type"] = "module"
-        else:
-            continue
-        scripts[index] = _JavaScript(script.filename, priority=script.priority, **attributes)
+    js_tag = context["js_tag"]
+
+    def deferred_js_tag(script) -> str:
+        tag = js_tag(script)
+        filename = getattr(script, "filename", script)  # a plain str is an old-style file name
+        attributes = getattr(script, "attributes", {})
+        if filename and not {"defer", "async"} & attributes.keys():
+            return tag.replace("<script ", '<script defer="defer" ', 1)
+        if not filename and "DOCUMENTATION_OPTIONS" in attributes.get("body", "") and "type" not in attributes:
+            return tag.replace("<script", '<script type="module"', 1)
+        return tag
+
+    context["js_tag"] = deferred_js_tag
 
 
-def is_mathjax(app: Sphinx, script: _JavaScript) -> bool:
+def has_math(doctree) -> bool:
+    """Math on this page itself (Sphinx's has_equations also counts the page's
+    toctree children, so the landing page loaded MathJax)."""
+    if doctree is None:
+        return False
+    return any(doctree.findall(lambda node: isinstance(node, (nodes.math, nodes.math_block))))
+
+
+def is_mathjax(app: Sphinx, script) -> bool:
     if script.filename:
         return str(script.filename).removeprefix("_static/") == app.config.mathjax_path
     return script.attributes.get("body", "").startswith("window.MathJax")
@@ -112,14 +128,22 @@ def with_imports_inlined(sheet: Path, outdir: Path, bundle_dir: Path) -> str:
     return re.sub(r"url\(\s*([\"']?)([^\"')]+)\1\s*\)", rebase, text)
 
 
-def words_of_the_widget_manager(outdir: Path) -> str:
+def words_of_the_widget_manager(outdir: Path, cache_dir: Path) -> str:
     """The words in the vendored widget manager, which may name classes it adds
     at run time, less Font Awesome's icon names: its bundled copy of Font
     Awesome's stylesheet names all 2,000 icons, and pages draw none of them."""
+    scripts = sorted((outdir / "_static/vendor/html-manager").glob("*.js"))
+    key = json.dumps([[s.name, s.stat().st_size, s.stat().st_mtime_ns] for s in scripts])
+    saved = cache_dir / "handbook-widget-manager-words.json"
+    if saved.is_file() and (cached := json.loads(saved.read_text())).get("key") == key:
+        return cached["words"]
     words = set()
-    for script in sorted((outdir / "_static/vendor/html-manager").glob("*.js")):
+    for script in scripts:
         words |= set(re.findall(r"[A-Za-z][\w-]+", script.read_text(encoding="utf-8")))
-    return "\n".join(sorted(word for word in words if not word.startswith("fa-")))
+    text = "\n".join(sorted(word for word in words if not word.startswith("fa-")))
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps({"key": key, "words": text}))
+    return text
 
 
 def purge(css_files: list[Path], content: list[Path], node_modules: Path) -> dict[str, str]:
@@ -167,9 +191,21 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
     # the widget manager (Bootstrap's progress-bar, for one).
     scripts = sorted((outdir / "_static").glob("*.js")) + sorted((outdir / "_static/scripts").glob("*.js"))
     widget_words = work / "widget-manager-words.txt"
-    widget_words.write_text(words_of_the_widget_manager(outdir), encoding="utf-8")
+    widget_words.write_text(words_of_the_widget_manager(outdir, Path(app.doctreedir)), encoding="utf-8")
+    content = pages + scripts + [widget_words]
+    # PurgeCSS keeps a rule when its selector's words occur in the content, so
+    # the same sheets and the same selector words in the content give the same
+    # bundle: a prose edit that adds no such word reuses the last one.
+    key = purge_key(inputs, content)
+    state_file = Path(app.doctreedir) / "handbook-bundle-state.json"  # beside Sphinx's own state
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    if state.get("key") == key and (bundle_dir / state.get("bundle", "-")).is_file():
+        shutil.rmtree(work)
+        for page in pages:
+            link_bundle(page, bundle_dir / state["bundle"], outdir, set(sheets))
+        return
     node_modules = Path(app.confdir) / app.config.handbook_node_modules
-    purged = purge(inputs, pages + scripts + [widget_words], node_modules)
+    purged = purge(inputs, content, node_modules)
     # The header names the sources: for readers, and for the test that compares
     # pages styled by the bundle with pages styled by these sheets.
     # @charset must come first: the bundle holds Font Awesome's private-use characters.
@@ -187,8 +223,30 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
         if old != bundle and old.name not in fonts.values():
             old.unlink()
     bundle.write_text(text, encoding="utf-8")
+    state_file.write_text(json.dumps({"key": key, "bundle": bundle.name}))
     for page in pages:
         link_bundle(page, bundle, outdir, set(sheets))
+
+
+WORDS = re.compile(r"[A-Za-z0-9_-]+")  # PurgeCSS's default extractor
+
+
+def purge_key(css_files: list[Path], content: list[Path]) -> str:
+    """What PurgeCSS's result depends on: the sheets, the safelist, our code and
+    the content's words that also occur in the sheets."""
+    digest = hashlib.sha256()
+    css_words: set[str] = set()
+    for path in css_files:
+        text = path.read_text(encoding="utf-8")
+        digest.update(text.encode())
+        css_words.update(WORDS.findall(text))
+    used: set[str] = set()
+    for path in content:
+        used.update(css_words.intersection(WORDS.findall(path.read_text(encoding="utf-8", errors="replace"))))
+    digest.update("\n".join(KEEP_RULES_MATCHING).encode())
+    digest.update(Path(__file__).read_bytes() + Path(__file__).with_name("purge_css.mjs").read_bytes())
+    digest.update("\n".join(sorted(used)).encode())
+    return digest.hexdigest()
 
 
 def subset_icon_fonts(css: str, bundle_dir: Path) -> dict[str, str]:
@@ -199,6 +257,7 @@ def subset_icon_fonts(css: str, bundle_dir: Path) -> dict[str, str]:
     fallbacks are dropped: every browser with woff2 takes the first source."""
     from fontTools import subset
 
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # one INFO line per table otherwise
     # Icons appear as escapes (content: "\\f105") or, in the theme's custom
     # properties, as the private-use characters themselves.
     codepoints = {int(code, 16) for code in re.findall(r'"\\([0-9a-fA-F]{4,5})"', css)}
@@ -249,6 +308,5 @@ def link_bundle(page: Path, bundle: Path, outdir: Path, bundled: set[Path]) -> N
 
 
 def setup(app: Sphinx):
-    app.connect("html-page-context", defer_blocking_scripts, priority=950)
-    app.connect("build-finished", bundle_stylesheets, priority=900)
+    # Its page changes run from handbook.py's PAGE_CHANGES and AFTER_BUILD, in order.
     return {"parallel_read_safe": True, "parallel_write_safe": True}

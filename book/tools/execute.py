@@ -1,105 +1,76 @@
-"""Execute the book's notebooks into jupyter-cache, in parallel, before Sphinx runs.
+"""Execute the book's notebooks before Sphinx runs: the one producer of executed notebooks.
 
-myst-nb in ``cache`` mode executes a notebook during Sphinx's read phase, one
-at a time, and a failed page can be skipped by the next incremental build.
-This step runs first instead:
-
-* it reads every toc entry exactly as myst-nb does, so the cache keys match
-  and Sphinx later renders from the cache without executing anything;
-* it executes only the notebooks whose code changed, across all cores;
-* a notebook that failed last time has no cache record, so it is executed
-  (and fails) again on every build until it is fixed;
-* it names the file, the cell and its line on any failure, with the traceback;
-* it prunes cache records that no current notebook matches.
+* Every toc entry is read by bookinfo exactly as myst-nb reads it, with the
+  settings jupyter-book generates (and each notebook's own `mystnb:` settings).
+* Only notebooks whose code changed are executed (jupyter-cache compares the
+  code, not the prose), in parallel, one process per core; the results go into
+  the cache, where Sphinx (myst-nb in `cache` mode) finds them and renders
+  without executing. If it ever does not find one, the build stops (handbook.py).
+* Each chapter's executed notebook, with its outputs, is written once to
+  _build/.site/html/_notebooks/ with the chapter files beside it: readers
+  download it from there and nbval re-runs it there (published as
+  _build/html/_notebooks/).
+* A failure names the file, the cell and its line, with the source and the
+  traceback. A notebook that failed has no cache record, so it is executed (and
+  fails) again on every build until it is fixed.
+* Cache records that no current notebook matches are pruned.
 
 Usage: python book/tools/execute.py [BOOK_DIR]  (exit status 1 on any failure)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-import yaml
-from jupyter_cache import get_cache
-from jupyter_cache.base import CacheBundleIn
-from jupyter_cache.executors.utils import single_nb_execution
-from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
-from myst_parser.config.main import MdParserConfig
-from sphinx_external_toc.parsing import parse_toc_yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bookinfo  # noqa: E402
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-SOURCE_SUFFIXES = (".md", ".ipynb")
 
 
-@dataclass
-class Settings:
-    cache_path: Path
-    timeout: int
-    allow_errors: bool
-    myst_extensions: set[str]
+def execute_one(item: bookinfo.Notebook):
+    """Execute one notebook (in a worker process) as myst-nb's cache mode would:
+    same timeout and error settings, the notebook's folder as working directory."""
+    import nbclient
 
-
-def read_settings(book: Path) -> Settings:
-    """The execute: block of _config.yml, with jupyter-book's defaults."""
-    config = yaml.safe_load((book / "_config.yml").read_text()) or {}
-    execute = config.get("execute", {})
-    return Settings(
-        cache_path=book / (execute.get("cache") or "_build/.jupyter_cache"),
-        timeout=int(execute.get("timeout", 30)),
-        allow_errors=bool(execute.get("allow_errors", False)),
-        myst_extensions=set((config.get("parse") or {}).get("myst_enable_extensions") or []),
-    )
-
-
-def toc_sources(book: Path) -> list[Path]:
-    """Every file the toc names, failing clearly on an entry with no file."""
-    site_map = parse_toc_yaml(book / "_toc.yml")
-    sources, missing = [], []
-    for docname in site_map:
-        found = [book / f"{docname}{s}" for s in SOURCE_SUFFIXES if (book / f"{docname}{s}").is_file()]
-        if found:
-            sources.append(found[0])
-        else:
-            missing.append(docname)
-    if missing:
-        names = ", ".join(missing)
-        raise SystemExit(f"ERROR: _toc.yml names {names}, but no such .md or .ipynb file exists.")
-    return sources
-
-
-def read_notebook(path: Path, settings: Settings) -> nbformat.NotebookNode | None:
-    """Read a source as myst-nb does, with the book's MyST extensions; None for plain pages."""
-    text = path.read_text(encoding="utf8")
-    if path.suffix == ".ipynb":
-        return nbformat.reads(text, as_version=4)
-    if not is_myst_markdown_notebook(text):
-        return None
-    config = MdParserConfig(enable_extensions=settings.myst_extensions)
-    return read_myst_markdown_notebook(text, config=config, add_source_map=True, path=path)
-
-
-def execute_one(path: Path, notebook, settings: Settings):
-    """Run in a worker process: execute one notebook with its folder as cwd."""
-    result = single_nb_execution(
-        notebook,
-        cwd=str(path.parent),
-        timeout=settings.timeout,
-        allow_errors=settings.allow_errors,
-        meta_override=True,
-        # ipykernel warns on every start that it uses TCP; keep the build log readable.
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
-    )
+    notebook, settings = item.notebook, item.settings
+    timeout, allow_errors = settings.execution_timeout, settings.execution_allow_errors
+    # jupyter-cache, which myst-nb executes through, honours these notebook keys too.
+    execution = notebook.metadata.get("execution") or {}
+    timeout = execution.get("timeout", timeout)
+    allow_errors = execution.get("allow_errors", allow_errors)
     error = None
-    if result.err is not None:
-        error = describe_failure(path, result.nb, result.err)
-    return result.nb, result.time, error
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() if settings.execution_in_temp else _folder(item.path) as cwd:
+        try:
+            nbclient.execute(
+                notebook, cwd=cwd, timeout=timeout, allow_errors=allow_errors, record_timing=False,
+                # ipykernel warns on every start that it uses TCP; keep the build log readable.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
+        except Exception as err:  # CellExecutionError, CellTimeoutError, DeadKernelError, ...
+            error = describe_failure(item.path, notebook, err)
+    return notebook, time.perf_counter() - started, error
+
+
+class _folder:
+    def __init__(self, path: Path):
+        self.path = str(path.parent)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, *exc):
+        return False
 
 
 def describe_failure(path: Path, notebook, err: Exception) -> str:
@@ -122,48 +93,134 @@ def describe_failure(path: Path, notebook, err: Exception) -> str:
     )
 
 
+def publishable(notebook):
+    """The executed notebook as readers get it: stable cell ids, no reader internals."""
+    import nbformat
+
+    notebook = nbformat.from_dict(notebook)
+    notebook.metadata.pop("source_map", None)
+    notebook.nbformat, notebook.nbformat_minor = 4, max(5, notebook.get("nbformat_minor", 5))
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index:03d}"
+    return nbformat.writes(notebook).encode("utf-8")
+
+
+def write_if_changed(path: Path, content: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == content:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return True
+
+
+def sync_notebooks_folder(book: Path, wanted: dict[Path, bytes | Path | None]) -> int:
+    """Make the notebooks folder hold exactly `wanted` (relative path -> bytes, a
+    file to copy, or None to keep the file there), rewriting only what differs.
+    Returns the number of files written."""
+    target = bookinfo.notebooks_dir(book)
+    written = 0
+    for relative, content in wanted.items():
+        destination = target / relative
+        if content is None:
+            continue
+        if isinstance(content, bytes):
+            written += write_if_changed(destination, content)
+            continue
+        if destination.is_file():
+            here, there = content.stat(), destination.stat()
+            if here.st_size == there.st_size and here.st_mtime_ns == there.st_mtime_ns:
+                continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(content, destination)
+        written += 1
+    if target.is_dir():
+        for path in sorted(target.rglob("*"), reverse=True):
+            relative = path.relative_to(target)
+            if path.is_dir():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif relative not in wanted:
+                path.unlink()
+    return written
+
+
 def main(book: Path) -> int:
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
     book = book.resolve()
-    settings = read_settings(book)
-    settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache = get_cache(str(settings.cache_path))
+    try:
+        settings = bookinfo.execution_settings(book)
+        if settings.execution_mode != "cache":
+            raise bookinfo.BookError(
+                f"_config.yml: execute.execute_notebooks is {settings.execution_mode!r}; the build "
+                "executes every notebook itself and needs 'cache', so Sphinx only renders."
+            )
+        sources = bookinfo.sources(book)
+        cache_path = Path(settings.execution_cache_path)
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache = get_cache(str(cache_path))
+        # A source whose bytes, settings and cache record are as last time was read,
+        # matched and published then: skip it (a prose edit reads one chapter).
+        state_file, config_digest = state_path(book), settings_digest(book)
+        previous = load_state(state_file, config_digest)
+        records = {record.pk for record in cache.list_cache_records()}
+        published = bookinfo.notebooks_dir(book)
+        unchanged, notebooks, digests = {}, [], {}
+        for path in sources:
+            relative = path.relative_to(book).as_posix()
+            digests[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+            entry = previous.get(relative)
+            if entry and entry["source"] == digests[relative] and (
+                    entry["pk"] is None or (entry["pk"] in records
+                                            and (published / relative).with_suffix(".ipynb").is_file())):
+                unchanged[relative] = entry["pk"]
+                continue
+            item = bookinfo.read_notebook(path, book)
+            if item is None:
+                unchanged[relative] = None  # a plain page
+            else:
+                notebooks.append(item)
+    except bookinfo.BookError as error:
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        return 1
 
-    notebooks = {}
-    for path in toc_sources(book):
-        notebook = read_notebook(path, settings)
-        if notebook is not None:
-            notebooks[path] = notebook
-
-    current_records, stale = set(), []
-    for path, notebook in notebooks.items():
+    current_records = {pk for pk in unchanged.values() if pk is not None}
+    stale, matched = [], {}
+    for item in notebooks:
         try:
-            current_records.add(cache.match_cache_notebook(notebook).pk)
+            matched[item.path] = cache.match_cache_notebook(item.notebook).pk
         except KeyError:
-            stale.append(path)
+            stale.append(item)
+    current_records.update(matched.values())
 
     failures = []
     if stale:
         workers = min(len(stale), os.cpu_count() or 1)
         print(f"Executing {len(stale)} notebook(s) on {workers} worker(s): "
-              + ", ".join(p.name for p in stale), flush=True)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {path: pool.submit(execute_one, path, notebooks[path], settings) for path in stale}
-            for path, future in futures.items():
-                executed, seconds, error = future.result()
-                relative = path.relative_to(book)
-                if error:
-                    failures.append(error.replace(str(path), str(relative)))
-                    print(f"  FAILED   {relative} after {seconds:.1f} s", flush=True)
-                    continue
-                record = cache.cache_notebook_bundle(
-                    CacheBundleIn(executed, str(path), data={"execution_seconds": seconds}),
-                    check_validity=False,
-                    overwrite=True,
-                )
-                current_records.add(record.pk)
-                print(f"  executed {relative} in {seconds:.1f} s", flush=True)
+              + ", ".join(item.path.name for item in stale), flush=True)
+        if workers == 1:
+            results = [execute_one(item) for item in stale]
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(execute_one, stale))
+        for item, (executed, seconds, error) in zip(stale, results, strict=True):
+            relative = item.path.relative_to(book)
+            if error:
+                failures.append(error.replace(str(item.path), str(relative)))
+                print(f"  FAILED   {relative} after {seconds:.1f} s", flush=True)
+                continue
+            record = cache.cache_notebook_bundle(
+                CacheBundleIn(executed, str(item.path), data={"execution_seconds": seconds}),
+                check_validity=False,
+                overwrite=True,
+            )
+            current_records.add(record.pk)
+            matched[item.path] = record.pk
+            print(f"  executed {relative} in {seconds:.1f} s", flush=True)
     else:
-        print(f"All {len(notebooks)} notebooks are cached; nothing to execute.", flush=True)
+        count = len(notebooks) + sum(pk is not None for pk in unchanged.values())
+        print(f"All {count} notebooks are cached; nothing to execute.", flush=True)
 
     # Prune what no current notebook matches, so the cache does not grow forever.
     for record in cache.list_cache_records():
@@ -176,7 +233,49 @@ def main(book: Path) -> int:
         print(f"ERROR: {len(failures)} notebook(s) failed to execute; the site was not updated.",
               file=sys.stderr)
         return 1
+
+    # The executed notebooks (from the cache: the outputs Sphinx renders), with
+    # the files they read beside them, where readers download them.
+    wanted: dict[Path, bytes | Path | None] = {}
+    for relative, pk in unchanged.items():
+        if pk is not None and relative.startswith(bookinfo.CHAPTERS + "/"):
+            wanted[Path(relative).with_suffix(".ipynb")] = None  # published last time, still right
+    for item in notebooks:
+        if item.path.relative_to(book).parts[0] != bookinfo.CHAPTERS:
+            continue
+        _, merged = cache.merge_match_into_notebook(item.notebook)
+        wanted[item.path.relative_to(book).with_suffix(".ipynb")] = publishable(merged)
+    for path in bookinfo.chapter_files(book):
+        wanted[path.relative_to(book)] = path
+    written = sync_notebooks_folder(book, wanted)
+    if written:
+        print(f"Wrote {written} file(s) to {bookinfo.notebooks_dir(book).relative_to(book)}", flush=True)
+    state = {relative: {"source": digests[relative], "pk": pk} for relative, pk in unchanged.items()}
+    for item in notebooks:
+        relative = item.path.relative_to(book).as_posix()
+        state[relative] = {"source": digests[relative], "pk": matched[item.path]}
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"settings": config_digest, "sources": state}, indent=1))
     return 0
+
+
+def state_path(book: Path) -> Path:
+    return Path(book) / bookinfo.STAGING / "execute-state.json"
+
+
+def settings_digest(book: Path) -> str:
+    """Everything besides a source's bytes that decides how it is read and run."""
+    config = json.dumps(bookinfo.sphinx_config(book), sort_keys=True, default=str)
+    code = (Path(__file__).read_bytes() + Path(bookinfo.__file__).read_bytes()).decode()
+    return hashlib.sha256((config + code).encode()).hexdigest()
+
+
+def load_state(path: Path, digest: str) -> dict:
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state.get("sources", {}) if state.get("settings") == digest else {}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,238 @@
+"""Unit tests of the build tools: the book module, failure descriptions, the
+chapter standard, the Lite conversion and CSS bundling. No build, no browser;
+part of `make test-fast`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import bookinfo
+from check_chapter import naming_problems, standard_problems
+from conftest import ROOT
+
+HEADER = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    {extra}---
+""")
+
+
+def tiny_book(tmp_path: Path, config: dict | None = None, chapters: dict[str, str] | None = None) -> Path:
+    """A book with the given _config.yml and chapters (name -> body), in toc order."""
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    (book / "_config.yml").write_text(yaml.safe_dump(config or {"title": "Tiny"}))
+    (book / "index.md").write_text("# Tiny\n")
+    chapters = chapters or {"01-one": "# One\n\n```{code-cell} ipython3\n1 + 1\n```\n"}
+    toc = ["format: jb-book", "root: index", "chapters:"]
+    for name, body in chapters.items():
+        text = body if body.startswith("---") else HEADER.format(extra="") + body
+        (book / "chapters" / f"{name}.md").write_text(text)
+        toc.append(f"  - file: chapters/{name}")
+    (book / "_toc.yml").write_text("\n".join(toc) + "\n")
+    return book
+
+
+# ----------------------------------------------------------- bookinfo ----
+
+def test_chapters_come_from_the_toc_in_its_order():
+    toc_lines = [line.split("file:")[1].strip() for line in (ROOT / "_toc.yml").read_text().splitlines()
+                 if "file: chapters/" in line]
+    assert bookinfo.chapter_docnames(ROOT) == toc_lines
+    assert [p.name for p in bookinfo.chapters(ROOT)] == [f"{Path(n).name}.md" for n in toc_lines]
+
+
+def test_settings_come_from_jupyter_books_config_and_its_defaults(tmp_path):
+    configured = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]
+    settings = bookinfo.execution_settings(ROOT)
+    assert settings.execution_timeout == configured["timeout"]
+    assert settings.execution_allow_errors is configured["allow_errors"]
+    assert settings.execution_cache_path == str(ROOT / configured["cache"])
+    # With no execute: block, the values are jupyter-book's own defaults, not ours.
+    from jupyter_book.config import PATH_YAML_DEFAULT
+
+    default = yaml.safe_load(PATH_YAML_DEFAULT.read_text())["execute"]
+    bare = bookinfo.execution_settings(tiny_book(tmp_path))
+    assert bare.execution_timeout == default["timeout"]
+    assert bare.execution_mode == default["execute_notebooks"]
+
+
+def test_sphinx_config_is_what_jupyter_book_generates():
+    config = bookinfo.sphinx_config(ROOT)
+    assert config["nb_execution_mode"] == "cache"
+    assert "myst_nb" in config["extensions"] and "sphinx_thebe" not in config["extensions"]
+    assert config["external_toc_path"] == "_toc.yml"
+
+
+def test_a_chapter_is_read_as_myst_nb_reads_it():
+    item = bookinfo.read_notebook(ROOT / "chapters" / "01-what-is-jupyter.md", ROOT)
+    assert item.notebook.metadata["kernelspec"]["name"] == "python3"
+    assert any(cell.cell_type == "code" for cell in item.notebook.cells)
+    assert len(item.notebook.metadata["source_map"]) == len(item.notebook.cells)
+    assert bookinfo.read_notebook(ROOT / "book" / "execution-status.md", ROOT) is None  # a plain page
+
+
+def test_per_notebook_mystnb_settings_are_honoured(tmp_path):
+    body = HEADER.format(extra="mystnb:\n  execution_timeout: 7\n") + "# One\n\n```{code-cell} ipython3\n1\n```\n"
+    book = tiny_book(tmp_path, chapters={"01-one": body})
+    item = bookinfo.read_notebook(book / "chapters" / "01-one.md", book)
+    assert item.settings.execution_timeout == 7
+
+
+@pytest.mark.parametrize("setting", ["execution_mode: force", "execution_cache_path: elsewhere"])
+def test_per_notebook_settings_that_bypass_the_cache_are_rejected(tmp_path, setting):
+    body = HEADER.format(extra=f"mystnb:\n  {setting}\n") + "# One\n\n```{code-cell} ipython3\n1\n```\n"
+    book = tiny_book(tmp_path, chapters={"01-one": body})
+    with pytest.raises(bookinfo.BookError, match=r"chapters/01-one\.md: `mystnb: execution_"):
+        bookinfo.read_notebook(book / "chapters" / "01-one.md", book)
+
+
+def test_yaml_errors_name_file_line_and_problem(tmp_path):
+    broken = tmp_path / "_config.yml"
+    broken.write_text("title: ok\nexecute:\n  timeout: [30\n  cache: x\n")
+    with pytest.raises(bookinfo.BookError) as error:
+        bookinfo.load_yaml(broken)
+    message = str(error.value)
+    assert message.startswith("_config.yml:4:") and "YAML syntax error" in message
+    assert "\n" not in message
+
+
+def test_a_toc_entry_without_a_file_is_named(tmp_path):
+    book = tiny_book(tmp_path)
+    with (book / "_toc.yml").open("a") as toc:
+        toc.write("  - file: chapters/02-missing\n")
+    with pytest.raises(bookinfo.BookError, match="chapters/02-missing, but no such"):
+        bookinfo.chapters(book)
+
+
+def test_chapter_files_are_everything_under_chapters_but_sources(tmp_path):
+    book = tiny_book(tmp_path)
+    (book / "chapters" / "samples").mkdir()
+    (book / "chapters" / "samples" / "data.csv").write_text("a\n1\n")
+    (book / "chapters" / "__pycache__").mkdir()
+    (book / "chapters" / "__pycache__" / "x.pyc").write_bytes(b"")
+    assert [p.relative_to(book).as_posix() for p in bookinfo.chapter_files(book)] == ["chapters/samples/data.csv"]
+
+
+# ------------------------------------------------------------ execute ----
+
+def test_a_failure_names_file_line_cell_and_error():
+    import execute
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# T"),
+        nbformat.v4.new_code_cell("x = 1", execution_count=1),
+        nbformat.v4.new_code_cell("1 / 0", execution_count=2),
+    ], metadata={"source_map": [12, 14, 18]})
+    message = execute.describe_failure(Path("chapters/x.md"), notebook, ZeroDivisionError("\x1b[31mdivision\x1b[0m"))
+    assert message.startswith("ERROR: chapters/x.md:19: cell 3 failed (ZeroDivisionError).")
+    assert "raises-exception" in message and "\x1b" not in message
+
+
+def test_published_notebooks_have_stable_ids_and_no_reader_internals():
+    import execute
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")], metadata={"source_map": [3]})
+    text = execute.publishable(notebook).decode()
+    assert '"id": "cell-000"' in text and "source_map" not in text
+    assert execute.publishable(notebook) == execute.publishable(notebook)
+
+
+# ---------------------------------------------------- chapter standard ----
+
+def test_the_chapter_standard_names_what_is_missing():
+    short = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title\n\nA few words.\n\n## Next steps"),
+        nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("error", ename="E", evalue="", traceback=[])]),
+    ])
+    problems = "\n".join(standard_problems(short))
+    assert "only 1 code cells with output" in problems
+    assert "words of prose" in problems
+    assert "error output outside raises-exception in cells [2]" in problems
+    assert "not a checklist" in problems
+
+
+def test_chapter_numbering_follows_the_toc(tmp_path):
+    body = "# Two\n\n```{code-cell} ipython3\n1\n```\n"
+    book = tiny_book(tmp_path, chapters={"01-one": body, "03-three": body})
+    (book / "chapters" / "04-stray.md").write_text(HEADER.format(extra="") + body)
+    problems = naming_problems(book)
+    assert any("numbered [1, 3]" in p for p in problems)
+    assert "chapters/04-stray.md is not in _toc.yml" in problems
+
+
+# ---------------------------------------------------------------- Lite ----
+
+def test_a_no_lite_cell_becomes_a_note_in_the_lite_copy(tmp_path):
+    import jupytext
+
+    lite = importlib.import_module("lite")
+    chapter = tmp_path / "01-one.md"
+    chapter.write_text(HEADER.format(extra="") + textwrap.dedent("""\
+        (ch-one)=
+        # One
+
+        ```{code-cell} ipython3
+        :tags: [no-lite]
+        import subprocess
+        ```
+
+        ```{code-cell} ipython3
+        print("runs in the browser")
+        ```
+    """))
+    notebook, info = lite.convert_chapter(chapter, nbformat, jupytext)
+    sources = [cell.source for cell in notebook.cells]
+    assert info["replaced"] == 1
+    assert any("Not run in JupyterLite" in s and "import subprocess" in s for s in sources)
+    assert 'print("runs in the browser")' in sources
+    assert not any("(ch-one)=" in s for s in sources)
+
+
+# --------------------------------------------------------- CSS bundling ----
+
+def test_stylesheets_are_inlined_rebased_and_replaced_by_one_link(tmp_path):
+    page_speed = importlib.import_module("page_speed")
+    site = tmp_path / "html"
+    (site / "_static" / "theme" / "fonts").mkdir(parents=True)
+    (site / "_static" / "theme" / "base.css").write_text("p{color:red}")
+    (site / "_static" / "theme" / "main.css").write_text(
+        '@import url("base.css");\n@font-face{src:url(fonts/icons.woff2)}')
+    (site / "chapters").mkdir()
+    page = site / "chapters" / "one.html"
+    page.write_text('<html><head><link rel="stylesheet" href="../_static/theme/main.css" />\n'
+                    '<link rel="stylesheet" href="https://example.org/x.css" /></head><body></body></html>')
+
+    sheets = page_speed.linked_stylesheets(page, site)
+    assert sheets == [Path("_static/theme/main.css")]
+    bundle_dir = site / page_speed.BUNDLE_FOLDER
+    text = page_speed.with_imports_inlined(sheets[0], site, bundle_dir)
+    assert "p{color:red}" in text and "@import" not in text
+    assert "url(../theme/fonts/icons.woff2)" in text
+
+    bundle = bundle_dir / f"{page_speed.BUNDLE_PREFIX}abc.css"
+    page_speed.link_bundle(page, bundle, site, set(sheets))
+    head = page.read_text()
+    assert '<link rel="stylesheet" href="../_static/styles/handbook.abc.css" />' in head
+    assert "main.css" not in head and "https://example.org/x.css" in head
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _extensions_importable():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    yield
+    sys.path.remove(str(ROOT / "book" / "_ext"))
