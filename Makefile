@@ -15,7 +15,7 @@ BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -pa
 NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
 
-.PHONY: book test nbval serve clean lint bench audit linkcheck help
+.PHONY: book test nbval serve clean lint bench audit linkcheck help pdf
 
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
@@ -44,6 +44,9 @@ bench: ## Measure build, rebuild, nbval and Lite times into bench/results/ (offl
 
 audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page, the heaviest chapter and the widget chapter
 	$(BIN)/python bench/audit.py
+
+pdf: $(STAMPS)/book-$(HANDBOOK_LITE) ## Print the book and each chapter as PDF with chromium into _build/pdf (and the site's _pdf/)
+	$(BIN)/python book/tools/pdf.py
 
 linkcheck: $(STAMPS)/book-$(HANDBOOK_LITE) ## Check external links (needs the network; not part of make test)
 	$(BIN)/python -m sphinx -b linkcheck -q . _build/linkcheck

@@ -73,7 +73,8 @@ def prune_stale_pages(book: Path, html: Path) -> None:
     """Sphinx never deletes the page of a document that left the book; we do."""
     from sphinx_external_toc.parsing import parse_toc_yaml
 
-    keep = set(parse_toc_yaml(book / "_toc.yml")) | {"genindex", "search", "index"}
+    # 404: the not-found page book/_ext/seo.py writes.
+    keep = set(parse_toc_yaml(book / "_toc.yml")) | {"genindex", "search", "index", "404"}
     for page in html.rglob("*.html"):
         relative = page.relative_to(html)
         if relative.parts[0].startswith("_") or relative.parts[0] == "lite":
