@@ -42,7 +42,7 @@ bench: ## Measure build, rebuild, nbval and Lite times into bench/results/ (offl
 	HANDBOOK_LITE=offline $(BIN)/python bench/build_bench.py
 	$(BIN)/python bench/lite_bench.py
 
-audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page, the heaviest chapter and the widget chapter
+audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on every page; reports the worst
 	$(BIN)/python bench/audit.py
 
 pdf: $(STAMPS)/book-$(HANDBOOK_LITE) ## Print the book and each chapter as PDF with chromium into _build/pdf (and the site's _pdf/)

@@ -39,8 +39,25 @@ def squash(text: str) -> str:
 
 
 @cache
+def pages_of(path: Path = BOOK) -> list[tuple[str, list[str]]]:
+    """Each page's text, and the text runs that start in the right margin or beyond."""
+    pages = []
+    for page in reader(path).pages:
+        limit = float(page.mediabox.width) - RIGHT_MARGIN_PT + 2
+        cut = []
+
+        def visit(text, cm, tm, font_dict, font_size, cut=cut, limit=limit):
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            if text.strip() and x > limit:
+                cut.append(f"{text.strip()[:40]!r} at x={x:.0f} pt")
+
+        pages.append((page.extract_text(visitor_text=visit), cut))
+    return pages
+
+
+@cache
 def book_text() -> str:
-    return squash("".join(page.extract_text() for page in reader().pages))
+    return squash("".join(text for text, _ in pages_of()))
 
 
 def outline_titles(items, depth=0):
@@ -79,6 +96,8 @@ def test_outline_has_every_chapter_and_their_sections():
     for docname in CHAPTERS:
         assert chapter_title(docname) in names, (chapter_title(docname), names[:40])
     assert sum(1 for depth, _ in titles if depth >= 1) >= 3 * len(CHAPTERS)  # sections under chapters
+    doubled = [t for _, t in titles if len(t) > 6 and t[: len(t) // 2] == t[len(t) // 2:]]
+    assert not doubled, doubled
     # In toc order.
     positions = [names.index(chapter_title(docname)) for docname in CHAPTERS]
     assert positions == sorted(positions)
@@ -92,40 +111,31 @@ def test_chapter_title_and_an_executed_output_are_in_the_pdf(docname):
 
 
 def test_landing_page_comes_first():
-    first = squash(reader().pages[0].extract_text())
+    first = squash(pages_of()[0][0])
     assert squash("The Jupyter Field Handbook") in first
 
 
 def test_no_page_is_blank():
     blank = []
-    for number, page in enumerate(reader().pages, 1):
-        lines = [line for line in page.extract_text().splitlines() if line.strip() and not FOOTER.match(line)]
-        has_image = bool(page.images) if lines == [] else True
+    for number, (text, _) in enumerate(pages_of(), 1):
+        lines = [line for line in text.splitlines() if line.strip() and not FOOTER.match(line)]
+        has_image = bool(reader().pages[number - 1].images) if lines == [] else True
         if not lines and not has_image:
             blank.append(number)
     assert not blank, f"blank pages: {blank}"
 
 
 def test_page_numbers_are_printed():
-    pages = reader().pages
+    pages = pages_of()
     total = len(pages)
     for number in (1, total // 2, total):
-        assert f"{number} / {total}" in pages[number - 1].extract_text()
+        assert f"{number} / {total}" in pages[number - 1][0]
 
 
 @pytest.mark.parametrize("path", [BOOK] + [PDF_DIR / f"{name}.pdf" for name in CHAPTERS], ids=lambda p: p.stem)
 def test_no_text_runs_past_the_right_edge(path):
     """Code wraps at the page edge: no text starts in the right margin or beyond."""
-    cut = []
-    for number, page in enumerate(reader(path).pages, 1):
-        limit = float(page.mediabox.width) - RIGHT_MARGIN_PT + 2
-
-        def visit(text, cm, tm, font_dict, font_size, number=number, limit=limit):
-            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-            if text.strip() and x > limit:
-                cut.append(f"page {number}: {text.strip()[:40]!r} at x={x:.0f} pt")
-
-        page.extract_text(visitor_text=visit)
+    cut = [f"page {number}: {run}" for number, (_, runs) in enumerate(pages_of(path), 1) for run in runs]
     assert not cut, "\n".join(cut[:20])
 
 

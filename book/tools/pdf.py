@@ -61,6 +61,8 @@ PRINT_WIDTH_PX = round((210 - 30) / 25.4 * 96)  # A4 less 15 mm margins, in CSS 
 OVERFLOWING = """() => Array.from(document.querySelectorAll('article pre, article table'))
   .filter(el => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
   .map(el => el.textContent.trim().split('\\n')[0].slice(0, 80))"""
+HEADINGS = """() => Array.from(document.querySelectorAll('article :is(h1, h2, h3, h4, h5, h6)'))
+  .filter(h => h.offsetParent !== null).map(h => h.innerText.replace(/\\s+/g, ' ').trim())"""
 PREPARE = """async () => {
   for (const details of document.querySelectorAll('article details')) details.open = true;
   await document.fonts.ready;
@@ -147,11 +149,50 @@ def print_page(browser, url: str, out: Path, route_html: str | None = None) -> l
         page.add_style_tag(content=PRINT_CSS.read_text(encoding="utf-8"))
         page.evaluate(PREPARE)
         overflowing = page.evaluate(OVERFLOWING)
+        headings = page.evaluate(HEADINGS)
         out.parent.mkdir(parents=True, exist_ok=True)
         page.pdf(path=str(out), **PDF_OPTIONS)
     finally:
         context.close()
+    mend_outline(out, headings)
     return overflowing
+
+
+def mended(title: str, headings: set[str]) -> str:
+    """Chromium sometimes writes a heading's title into the outline with part of it
+    repeated ("Cell magicsCell magics"), for a heading near a page break. The
+    page's headings say what the title is."""
+    title = " ".join(title.split())
+    if title in headings:
+        return title
+    for heading in headings:
+        rest = title[len(heading):]
+        if title.startswith(heading) and rest and heading.endswith(rest.strip()):
+            return heading
+    return title
+
+
+def mend_outline(path: Path, headings: list[str]) -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=str(path))
+    known, changed = set(headings), 0
+    outlines = writer._root_object.get("/Outlines")
+    stack = [outlines.get_object().get("/First")] if outlines is not None else []
+    while stack:
+        node = stack.pop()
+        while node is not None:
+            node = node.get_object()
+            title = str(node.get("/Title", ""))
+            if (fixed := mended(title, known)) != title:
+                node[NameObject("/Title")] = TextStringObject(fixed)
+                changed += 1
+            if "/First" in node:
+                stack.append(node["/First"])
+            node = node.get("/Next")
+    if changed:
+        writer.write(str(path))
 
 
 def base_url_of(root: Path) -> str:
