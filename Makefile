@@ -21,6 +21,7 @@ book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (execut
 
 test: ## Build (offline Lite) if needed, then run the test suite and nbval twice
 	$(MAKE) book HANDBOOK_LITE=offline
+	$(MAKE) pdf HANDBOOK_LITE=offline
 	$(BIN)/python -m pytest tests
 	$(MAKE) nbval
 
