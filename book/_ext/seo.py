@@ -167,7 +167,9 @@ FIND_ROOT = """
 def not_found_page(app: Sphinx) -> str:
     start = landing(app)
     title = html.escape(book_title(app.config))
-    root = urlsplit(base_url(app)).path or "/"
+    # Without a base URL: relative, right for a missing page at the site's top
+    # level; the script below corrects it at any other depth.
+    root = urlsplit(base_url(app)).path
     script = "" if base_url(app) else f"<script>{FIND_ROOT % {'landing': json.dumps(start)}}</script>\n"
     icon = (Path(__file__).parents[1] / "_static" / "favicon.svg").read_text(encoding="utf-8").strip()
     from urllib.parse import quote
