@@ -44,7 +44,7 @@ def test_local_site_root_robots_and_404(site):
     soup = BeautifulSoup(root, "html.parser")
     assert soup.title.get_text() == "The Jupyter Field Handbook"
     assert soup.find("link", rel="canonical")["href"] == "book/index.html"
-    assert soup.find("meta", attrs={"http-equiv": "refresh"})["content"].endswith("url=book/index.html")
+    assert soup.find("meta", attrs={"http-equiv": "Refresh"})["content"].endswith("url=book/index.html")
     assert (site / "robots.txt").read_text() == "User-agent: *\nAllow: /\n"
     assert not (site / "sitemap.xml").exists()
     not_found = BeautifulSoup((site / "404.html").read_text(encoding="utf-8"), "html.parser")

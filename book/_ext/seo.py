@@ -115,7 +115,7 @@ def root_page(app: Sphinx) -> str:
 <title>{title}</title>
 <link rel="canonical" href="{html.escape(canonical)}">
 <link rel="icon" href="favicon.ico">
-<meta http-equiv="refresh" content="0; url={start}">
+<meta http-equiv="Refresh" content="0; url={start}">
 </head>
 <body>
 <p><a href="{start}">{title}</a></p>
