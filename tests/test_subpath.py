@@ -60,9 +60,7 @@ class Watch:
     def __init__(self, page, origin: str, allow_404: tuple[str, ...] = ()):
         self.problems: list[str] = []
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        # (HEAD: the 404 page's probes for the site root, answered by status alone.)
-        page.on("requestfailed", lambda r: r.method == "HEAD"
-                or self.problems.append(f"request failed: {r.url} {r.failure}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} {r.failure}"))
         page.on("response", lambda r: r.status >= 400 and not r.url.endswith(allow_404)
                 and self.problems.append(f"HTTP {r.status}: {r.url}"))
         page.on("request", lambda r: r.url.startswith(("data:", "blob:", "about:", origin))

@@ -151,7 +151,8 @@ FIND_ROOT = """
   for (let n = parts.length; n > 0; n--) {
     const root = parts.slice(0, n).join("/") + "/";
     try {
-      const answer = await fetch(root + %(landing)s, {method: "HEAD"});
+      const answer = await fetch(root + %(landing)s);
+      await answer.text();  // read to the end: an unread answer counts as a failed request
       if (!answer.ok) continue;
       for (const element of document.querySelectorAll("[data-site-path]")) {
         const name = element.tagName === "FORM" ? "action" : "href";
