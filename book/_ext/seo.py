@@ -35,6 +35,10 @@ from urllib.parse import urlsplit
 from sphinx.application import Sphinx
 
 SOCIAL_CARD = "_static/social-card.png"
+PAGE_DESCRIPTIONS = {
+    "search": "Search {title}: every chapter, from kernels and magics to deployment and CI.",
+    "genindex": "Index of {title}.",
+}
 
 
 def book_title(config) -> str:
@@ -82,6 +86,10 @@ def share_metadata(app: Sphinx, pagename, templatename, context, doctree) -> Non
         card = "summary"
     else:
         card = "summary_large_image"
+    if doctree is None and 'name="description"' not in tags and pagename in PAGE_DESCRIPTIONS:
+        # Sphinx's own pages (search, index) have no document to describe them.
+        text = PAGE_DESCRIPTIONS[pagename].format(title=book_title(app.config))
+        tags += f'<meta name="description" content="{html.escape(text)}" />\n'
     if doctree is not None and "twitter:card" not in tags:
         tags += f'<meta name="twitter:card" content="{card}" />\n'
     context["metatags"] = tags
