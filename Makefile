@@ -18,7 +18,7 @@ BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -pa
 NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
 
-.PHONY: book preview test test-fast nbval serve clean lint bench audit linkcheck help lock drift
+.PHONY: book preview test test-fast nbval serve clean lint bench audit linkcheck help lock drift pdf
 
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
@@ -32,6 +32,7 @@ preview: $(VENV)/.requirements node_modules/.installed ## Serve the book on http
 test: ## Lint, build (offline Lite) if needed, then run the whole test suite and nbval twice
 	$(MAKE) lint
 	$(MAKE) book HANDBOOK_LITE=offline
+	$(MAKE) pdf HANDBOOK_LITE=offline
 	$(BIN)/python -m pytest tests
 	$(MAKE) nbval
 
@@ -56,8 +57,11 @@ bench: ## Measure build, rebuild, nbval and Lite times into bench/results/ (offl
 	HANDBOOK_LITE=offline $(BIN)/python bench/build_bench.py
 	$(BIN)/python bench/lite_bench.py
 
-audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on the landing page, the heaviest chapter and the widget chapter
+audit: $(STAMPS)/book-$(HANDBOOK_LITE) ## Lighthouse on every page; reports the worst
 	$(BIN)/python bench/audit.py
+
+pdf: $(STAMPS)/book-$(HANDBOOK_LITE) ## Print the book and each chapter as PDF with chromium into _build/pdf (and the site's _pdf/)
+	$(BIN)/python book/tools/pdf.py
 
 linkcheck: $(STAMPS)/book-$(HANDBOOK_LITE) ## Check external links (needs the network; not part of make test)
 	@$(BIN)/python -c "import socket; socket.create_connection(('docs.jupyter.org', 443), timeout=5)" 2>/dev/null \

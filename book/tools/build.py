@@ -121,7 +121,8 @@ def sync_tree(source: Path, target: Path) -> int:
 
 def prune_stale_pages(book: Path, html: Path) -> None:
     """Sphinx never deletes the page of a document that left the book; we do."""
-    keep = set(bookinfo.docnames(book)) | {"genindex", "search", "index"}
+    # 404: the not-found page book/_ext/seo.py writes.
+    keep = set(bookinfo.docnames(book)) | {"genindex", "search", "index", "404"}
     for page in html.rglob("*.html"):
         relative = page.relative_to(html)
         if relative.parts[0].startswith("_") or relative.parts[0] == "lite":
