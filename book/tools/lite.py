@@ -48,6 +48,14 @@ LAB_EXTENSIONS = ("@jupyterlite/pyodide-kernel-extension", "@jupyter-widgets/jup
 TOOLS = ("jupyterlite-core", "jupyterlite-pyodide-kernel", "jupytext", "jupyterlab_widgets",
          "ipywidgets", "jupyterlab")
 KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
+PYODIDE_VERSION = "314.0.6"  # what jupyterlite-pyodide-kernel 0.8.6 expects; package.json pins the same
+HOSTED_PYODIDE_URL = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/pyodide.mjs"
+# Packages loadPyodide loads at boot, in one parallel batch (names in pyodide-lock.json).
+# Offline, the lock also lists the kernel's own wheels (kernel_wheels); the CDN lock does not.
+KERNEL_PRELOAD = {
+    "offline": ("micropip", "piplite", "ipykernel", "comm", "pyodide-kernel", "jedi", "ipython"),
+    "hosted": ("micropip", "jedi", "ipython"),
+}
 LITE_KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
 # The Pyodide kernel's kernel_info_reply language_info (jupyterlite-pyodide-kernel 0.8.6).
 LITE_LANGUAGE_INFO = {
@@ -791,7 +799,28 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def pyodide_tarball(node_modules: Path, lock_wheels: dict[str, Path], work: Path) -> Path:
+def kernel_wheels(wheels: dict[str, Path]) -> dict[str, tuple[Path, list[str], list[str]]]:
+    """Wheels the Pyodide kernel installs one by one with piplite at every start
+    (piplite, ipykernel, pyodide-kernel, comm). Listed in the offline lock, they
+    load in one parallel batch with loadPyodide's `packages` (KERNEL_PRELOAD)."""
+    pypi = Path(lab_extension_dirs()[0]) / "static" / "pypi"
+    found = {}
+    for name in ("piplite", "ipykernel", "pyodide-kernel"):
+        hits = sorted(pypi.glob(f"{name.replace('-', '_')}-*-py3-none-any.whl"))
+        if not hits:
+            raise LiteError(f"no {name} wheel in {pypi}")
+        found[name] = hits[-1]
+    found["comm"] = wheels["comm"]
+    return {
+        "piplite": (found["piplite"], ["piplite"], ["micropip"]),
+        "ipykernel": (found["ipykernel"], ["ipykernel"], ["pyodide-kernel"]),
+        "pyodide-kernel": (found["pyodide-kernel"], ["pyodide_kernel"], ["comm", "ipython"]),
+        "comm": (found["comm"], ["comm"], []),
+    }
+
+
+def pyodide_tarball(node_modules: Path, lock_wheels: dict[str, Path], work: Path,
+                    extra: dict | None = None) -> Path:
     """A pyodide/ tarball: npm core + our wheels, lock trimmed to what is shipped."""
     core = node_modules / "pyodide"
     if not (core / "pyodide-lock.json").is_file():
@@ -811,6 +840,13 @@ def pyodide_tarball(node_modules: Path, lock_wheels: dict[str, Path], work: Path
             )
         entry["file_name"], entry["sha256"] = wheel.name, sha256(wheel)
         shipped[key] = entry
+    for key, (wheel, imports, depends) in (extra or {}).items():
+        shipped[key] = {
+            "name": key, "version": wheel.name.split("-")[1], "file_name": wheel.name,
+            "install_dir": "site", "sha256": sha256(wheel), "package_type": "package",
+            "imports": imports, "depends": depends, "unvendored_tests": False, "shared_library": False,
+        }
+        lock_wheels = {**lock_wheels, key: wheel}
     for key, entry in shipped.items():  # a shipped package must not depend on a missing one
         for dep in entry.get("depends", []):
             if not any(normalize(dep) == normalize(k) for k in shipped):
@@ -852,7 +888,15 @@ def lite_build(work: Path, contents: Path, output: Path, mode: str, piplite: lis
     if lite_dir.exists():
         shutil.rmtree(lite_dir)
     lite_dir.mkdir(parents=True)
-    kernel_settings: dict = {"disablePyPIFallback": mode == "offline"}
+    kernel_settings: dict = {
+        "disablePyPIFallback": mode == "offline",
+        # One parallel loadPackage batch at boot instead of the kernel's sequential
+        # piplite installs (it skips the names listed here).
+        "loadPyodideOptions": {"packages": list(KERNEL_PRELOAD[mode])},
+    }
+    if mode == "hosted":
+        # The Pyodide jupyterlite-pyodide-kernel was built and tested with, from its CDN.
+        kernel_settings["pyodideUrl"] = HOSTED_PYODIDE_URL
     (lite_dir / "jupyter-lite.json").write_text(json.dumps({
         "jupyter-lite-schema-version": 0,
         "jupyter-config-data": {
@@ -904,11 +948,33 @@ def finish_output(output: Path, mode: str) -> int:
             raise LiteError(f"offline build but pyodideUrl is {settings.get('pyodideUrl')!r}")
         if settings.get("disablePyPIFallback") is not True:
             raise LiteError("offline build but disablePyPIFallback is not set")
-    elif "pyodideUrl" in settings:
-        raise LiteError(f"hosted build but pyodideUrl is {settings['pyodideUrl']!r}")
+    elif settings.get("pyodideUrl") != HOSTED_PYODIDE_URL:
+        raise LiteError(f"hosted build but pyodideUrl is {settings.get('pyodideUrl')!r}")
     if not settings.get("pipliteUrls"):
         raise LiteError("the build did not register the piplite wheel index")
     return removed
+
+
+def write_prefetch_list(output: Path, mode: str) -> None:
+    """prefetch.json: what a launch downloads first (Pyodide core and the wheels the
+    kernel loads at boot), relative to the Lite root. The chapter page's launch button
+    prefetches them on hover or focus (book/_ext/lite_launch.py)."""
+    files = []
+    if mode == "offline":
+        core = output / "static" / "pyodide"
+        lock = json.loads((core / "pyodide-lock.json").read_text())["packages"]
+        wanted = set(KERNEL_PRELOAD[mode])
+        for key in list(wanted):  # and their dependencies
+            stack = [key]
+            while stack:
+                for dep in lock.get(stack.pop(), {}).get("depends", []):
+                    if dep not in wanted:
+                        wanted.add(dep)
+                        stack.append(dep)
+        names = ["pyodide.asm.wasm", "python_stdlib.zip", "pyodide.asm.mjs", "pyodide.mjs",
+                 "pyodide-lock.json"] + sorted(lock[k]["file_name"] for k in wanted if k in lock)
+        files = [f"static/pyodide/{name}" for name in names if (core / name).is_file()]
+    (output / "prefetch.json").write_text(json.dumps(files, indent=1) + "\n")
 
 
 def tree_size(path: Path) -> tuple[int, int]:
@@ -1001,7 +1067,8 @@ def main(argv: list[str]) -> int:
     stamp = time.perf_counter()
     piplite = [w for name, w in wheels.items() if name not in lock_names]
     with_lock = {name: w for name, w in wheels.items() if name in lock_names}
-    tarball = pyodide_tarball(node_modules, with_lock, work) if mode == "offline" else None
+    tarball = pyodide_tarball(node_modules, with_lock, work, kernel_wheels(wheels)) \
+        if mode == "offline" else None
     log(f"wheels ready in {time.perf_counter() - stamp:.1f} s "
         f"({len(piplite)} for piplite, {len(with_lock)} in pyodide-lock.json)")
 
@@ -1009,6 +1076,7 @@ def main(argv: list[str]) -> int:
     stamp = time.perf_counter()
     lite_build(work, contents, output, mode, piplite, tarball)
     removed = finish_output(output, mode)
+    write_prefetch_list(output, mode)
     log(f"jupyter lite build in {time.perf_counter() - stamp:.1f} s ({removed} sourcemaps removed)")
 
     manifest = {
