@@ -426,16 +426,26 @@ def top_level_imports(source: str) -> set[str]:
     return found
 
 
-@functools.lru_cache(maxsize=1)
-def installed_distributions() -> dict[str, list[str]]:
-    from importlib.metadata import packages_distributions
+MODULE_DISTRIBUTIONS = {"yaml": "pyyaml", "IPython": "ipython", "zmq": "pyzmq", "dateutil": "python-dateutil",
+                        "jwt": "pyjwt", "sklearn": "scikit-learn", "PIL": "pillow", "bs4": "beautifulsoup4"}
 
-    return packages_distributions()
+
+@functools.cache
+def distribution_of(module: str) -> str | None:
+    """The installed distribution that provides a top-level module (one metadata lookup)."""
+    from importlib import metadata
+
+    name = MODULE_DISTRIBUTIONS.get(module, module)
+    for candidate in (name, name.replace("_", "-")):
+        try:
+            return normalize(metadata.distribution(candidate).metadata["Name"])
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def local_command(md: Path, notebook) -> str:
     """One command that runs the downloaded notebook locally with what the chapter imports."""
-    dists = installed_distributions()
     needed = set()
     for cell in notebook.cells:
         if cell.cell_type != "code":
@@ -443,12 +453,13 @@ def local_command(md: Path, notebook) -> str:
         for module in top_level_imports(cell.source):
             if module in sys.stdlib_module_names or module in ("IPython", "ipykernel"):
                 continue
-            needed.update(normalize(d) for d in dists.get(module, []))
-    installed = {normalize(d) for names in dists.values() for d in names}
+            dist = distribution_of(module)
+            if dist:
+                needed.add(dist)
     text = md.read_text()
     for tool in re.findall(r"\b(pytest|nbval|nbmake|papermill|nbconvert|jupytext|nbstripout|"
                            r"detect-secrets|jupyter-server|voila|nbdime|ipywidgets|nbclient)\b", text):
-        if normalize(tool) in installed:
+        if distribution_of(tool.replace("-", "_")):
             needed.add(normalize(tool))
     needed.discard("jupyterlab")
     extras = "".join(f" --with {name}" for name in sorted(needed))
@@ -486,13 +497,14 @@ def setup_cell(requirements: list[str], nbformat) -> object:
     )
 
 
-def count_cells(md: Path) -> dict:
+def count_cells(md: Path, notebook=None) -> dict:
     """Book code cells (total) and how many run in Lite (runnable): not tagged no-lite,
     or tagged no-lite and followed by a {lite-cell} counterpart before the next code cell.
     The one producer of these numbers: lite_launch.py imports it for the launch button."""
-    import jupytext
+    if notebook is None:
+        import jupytext
 
-    notebook = jupytext.read(md, fmt="md:myst")
+        notebook = jupytext.read(md, fmt="md:myst")
     total = runnable = 0
     pending = False  # a no-lite cell waiting for its counterpart
     for cell in notebook.cells:
@@ -516,6 +528,7 @@ def convert_chapter(md: Path, nbformat, jupytext, converter: MystToMarkdown,
         notebook = jupytext.read(md, fmt="md:myst")
     except Exception as error:  # jupytext raises many kinds
         raise LiteError(f"jupytext could not read {md}: {error}") from error
+    counts = count_cells(md, notebook)
     command = local_command(md, notebook)
     cells, replaced, counterparts, imports = [], 0, 0, set()
     source_cells = list(notebook.cells)
@@ -590,7 +603,7 @@ def convert_chapter(md: Path, nbformat, jupytext, converter: MystToMarkdown,
     if leftovers or converter.problems:
         raise LiteError(f"{md.name}: MyST left in the Lite copy: {sorted(set(leftovers + converter.problems))[:8]}")
     return notebook, {"replaced": replaced, "counterparts": counterparts, "imports": sorted(imports),
-                      "installs": wanted, **count_cells(md)}
+                      "installs": wanted, **counts}
 
 
 def raises_note(nbformat):
@@ -606,11 +619,20 @@ def site_root_from(docname: str) -> str:
     return "../" * (len(Path(docname).parts) - 1 + 2)
 
 
-def convert_all(book: Path, docnames: list[str], requirements: dict) -> list[tuple[str, bytes, dict]]:
+def labels_digest(labels: dict) -> str:
+    return hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()
+
+
+def source_digests(book: Path, docnames: list[str]) -> dict[str, str]:
+    return {name: hashlib.sha256((book / f"{name}.md").read_bytes()).hexdigest() for name in docnames}
+
+
+def convert_all(book: Path, docnames: list[str], requirements: dict,
+                labels: dict | None = None) -> list[tuple[str, bytes, dict]]:
     import jupytext
     import nbformat
 
-    labels = label_index(book, all_docnames(book))
+    labels = labels if labels is not None else label_index(book, all_docnames(book))
     results = []
     for name in docnames:
         converter = MystToMarkdown(name, labels, site_root_from(name))
@@ -882,26 +904,34 @@ def lab_extension_dirs() -> list[str]:
     return dirs
 
 
-def lite_build(work: Path, contents: Path, output: Path, mode: str, piplite: list[Path],
-               tarball: Path | None) -> None:
-    lite_dir = work / "site-src"
-    if lite_dir.exists():
-        shutil.rmtree(lite_dir)
-    lite_dir.mkdir(parents=True)
-    kernel_settings: dict = {
+def kernel_settings(mode: str) -> dict:
+    """The Pyodide kernel's settings. Both modes load the same Pyodide version;
+    offline also serves it from the site and never falls back to PyPI."""
+    settings: dict = {
         "disablePyPIFallback": mode == "offline",
         # One parallel loadPackage batch at boot instead of the kernel's sequential
         # piplite installs (it skips the names listed here).
         "loadPyodideOptions": {"packages": list(KERNEL_PRELOAD[mode])},
     }
     if mode == "hosted":
-        # The Pyodide jupyterlite-pyodide-kernel was built and tested with, from its CDN.
-        kernel_settings["pyodideUrl"] = HOSTED_PYODIDE_URL
+        # The Pyodide jupyterlite-pyodide-kernel was built and tested with, from its CDN
+        # (offline, the build sets ./static/pyodide/pyodide.mjs from npm `pyodide`).
+        settings["pyodideUrl"] = HOSTED_PYODIDE_URL
+    return settings
+
+
+def lite_build(work: Path, contents: Path, output: Path, mode: str, piplite: list[Path],
+               tarball: Path | None) -> None:
+    lite_dir = work / "site-src"
+    if lite_dir.exists():
+        shutil.rmtree(lite_dir)
+    lite_dir.mkdir(parents=True)
+    settings = kernel_settings(mode)
     (lite_dir / "jupyter-lite.json").write_text(json.dumps({
         "jupyter-lite-schema-version": 0,
         "jupyter-config-data": {
             "appName": "Jupyter Field Handbook (JupyterLite)",
-            "litePluginSettings": {KERNEL_PLUGIN: kernel_settings},
+            "litePluginSettings": {KERNEL_PLUGIN: settings},
         },
     }, indent=2))
     config = {
@@ -1049,17 +1079,27 @@ def main(argv: list[str]) -> int:
     fetch, lock_names = split_pins(pins, node_modules, mode)
     wheels = download_wheels(fetch, work / "wheels")
     requirements = import_requirements(pins, wheels)
-    converted = convert_all(book, docnames, requirements)
-    log(f"converted {len(converted)} chapters in {time.perf_counter() - started:.1f} s")
+    labels = label_index(book, all_docnames(book))
+    sources = source_digests(book, docnames)
 
     if previous.get("site_hash") == site_digest and (out / "index.html").is_file():
         # Only chapter sources changed: rewrite those notebooks, no `jupyter lite build`.
+        # (If a label or heading changed, every chapter is converted: links may point at it.)
+        same_labels = previous.get("labels_hash") == labels_digest(labels)
+        todo = [n for n in docnames if not same_labels or previous.get("sources", {}).get(n) != sources[n]]
+        converted = convert_all(book, todo, requirements, labels)
         changed = update_notebooks(out, converted)
-        previous.update(input_hash=digest, chapters=[info for _, _, info in converted])
+        infos = {c["docname"]: c for c in previous.get("chapters", [])}
+        infos.update({info["docname"]: info for _, _, info in converted})
+        previous.update(input_hash=digest, chapters=[infos[n] for n in docnames], sources=sources,
+                        labels_hash=labels_digest(labels))
         manifest_path.write_text(json.dumps(previous, indent=2) + "\n")
         log(f"updated {len(changed)} notebook(s) ({', '.join(changed) or 'none changed'}) "
             f"in {time.perf_counter() - started:.1f} s")
         return 0
+
+    converted = convert_all(book, docnames, requirements, labels)
+    log(f"converted {len(converted)} chapters in {time.perf_counter() - started:.1f} s")
 
     log(f"building {mode} site for {len(docnames)} chapters + {len(files)} chapter files")
     contents = work / "contents"
@@ -1082,6 +1122,8 @@ def main(argv: list[str]) -> int:
     manifest = {
         "input_hash": digest,
         "site_hash": site_digest,
+        "labels_hash": labels_digest(labels),
+        "sources": sources,
         "mode": mode,
         "versions": versions,
         "apps": list(APPS),
