@@ -175,7 +175,8 @@ KERNEL_PROVIDES = {"IPython", "traitlets", "comm", "jedi", "parso", "pygments", 
 ADMONITIONS = {"note", "tip", "warning", "important", "caution", "attention", "danger", "error",
                "hint", "seealso", "admonition", "correction", "dropdown", "sidebar", "margin"}
 FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}\s*(?P<arg>.*?)\s*$")
-ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<text>[^`]+)`")
+# A role, or an inline code span (kept as is: `{ref}` in code is not a role).
+ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<text>[^`]+)`|(?P<code>(?P<ticks>`+)[^`].*?(?P=ticks))")
 TITLED_REF = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 # Raw MyST the Lite copy must never show (tests/test_lite.py scans with the same patterns).
@@ -245,6 +246,8 @@ class MystToMarkdown:
         return f"{self.site_root}{docname}.html" + (f"#{anchor}" if anchor else "")
 
     def role(self, match: re.Match) -> str:
+        if match.group("code"):
+            return match.group("code")
         role, text = match.group("role"), match.group("text")
         titled = TITLED_REF.match(text)
         label_text, target = (titled.group("text"), titled.group("target")) if titled else (None, text)
@@ -365,6 +368,14 @@ def drop_page_only(text: str) -> str:
     return "".join(paragraphs)
 
 
+def new_cell(nbformat, kind: str, source: str, metadata: dict | None = None):
+    """A v4 cell without nbformat's per-cell validation (the whole notebook is validated once)."""
+    cell = {"cell_type": kind, "metadata": metadata or {}, "source": source}
+    if kind == "code":
+        cell.update(outputs=[], execution_count=None)
+    return nbformat.from_dict(cell)
+
+
 def lite_cell_blocks(source: str) -> list[tuple[str, object]]:
     """Split a Markdown cell's source into ("md", text) and ("lite", (code, options)) parts."""
     parts, lines, buffer, i = [], source.splitlines(), [], 0
@@ -480,7 +491,7 @@ def lite_note_cell(cell, nbformat, command: str, counterpart: bool) -> object:
         f"> `{command}`\n\n"
         f"{fence}python\n{source}\n{fence}"
     )
-    return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["lite-note"]})
+    return new_cell(nbformat, "markdown", text, {"tags": ["lite-note"]})
 
 
 def setup_cell(requirements: list[str], nbformat) -> object:
@@ -488,12 +499,12 @@ def setup_cell(requirements: list[str], nbformat) -> object:
 
     listing = textwrap.fill(", ".join(f'"{r}"' for r in requirements), width=68,
                             initial_indent="    ", subsequent_indent="    ")
-    return nbformat.v4.new_code_cell(
+    return new_cell(nbformat, "code",
         "# JupyterLite only: install what this notebook imports,\n"
         "# from the wheels this site bundles\n"
         "import piplite\n"
         f"await piplite.install([\n{listing},\n], deps=False)",
-        metadata={"tags": ["lite-setup"]},
+        {"tags": ["lite-setup"]},
     )
 
 
@@ -562,14 +573,14 @@ def convert_chapter(md: Path, nbformat, jupytext, converter: MystToMarkdown,
             if kind == "md":
                 text = converter.convert(part)
                 if text.strip():
-                    cells.append(nbformat.v4.new_markdown_cell(text))
+                    cells.append(new_cell(nbformat, "markdown", text))
                 continue
             code, options = part
             if not options.get("expect"):
                 raise LiteError(f"{md.name}: a lite-cell has no :expect: option")
             lite_tags = parse_tags(options.get("tags")) + ["lite-counterpart"]
-            cells.append(nbformat.v4.new_code_cell(
-                code, metadata={"tags": lite_tags, "lite_expect": str(options["expect"])}))
+            cells.append(new_cell(nbformat, "code",
+                code, {"tags": lite_tags, "lite_expect": str(options["expect"])}))
             counterparts += 1
             imports |= top_level_imports(code)
             if "raises-exception" in lite_tags:
@@ -607,10 +618,10 @@ def convert_chapter(md: Path, nbformat, jupytext, converter: MystToMarkdown,
 
 
 def raises_note(nbformat):
-    return nbformat.v4.new_markdown_cell(
+    return new_cell(nbformat, "markdown",
         "> **This cell raises an error on purpose.** *Run All* stops here: click the next cell "
         "and choose *Run → Run Selected Cell and All Below* to carry on.",
-        metadata={"tags": ["lite-note"]},
+        {"tags": ["lite-note"]},
     )
 
 
@@ -1077,12 +1088,12 @@ def main(argv: list[str]) -> int:
         return 0
 
     fetch, lock_names = split_pins(pins, node_modules, mode)
-    wheels = download_wheels(fetch, work / "wheels")
-    requirements = import_requirements(pins, wheels)
     labels = label_index(book, all_docnames(book))
     sources = source_digests(book, docnames)
 
-    if previous.get("site_hash") == site_digest and (out / "index.html").is_file():
+    if previous.get("site_hash") == site_digest and (out / "index.html").is_file() \
+            and previous.get("requirements"):
+        requirements = previous["requirements"]  # a function of wheels.txt, which is unchanged
         # Only chapter sources changed: rewrite those notebooks, no `jupyter lite build`.
         # (If a label or heading changed, every chapter is converted: links may point at it.)
         same_labels = previous.get("labels_hash") == labels_digest(labels)
@@ -1098,6 +1109,8 @@ def main(argv: list[str]) -> int:
             f"in {time.perf_counter() - started:.1f} s")
         return 0
 
+    wheels = download_wheels(fetch, work / "wheels")
+    requirements = import_requirements(pins, wheels)
     converted = convert_all(book, docnames, requirements, labels)
     log(f"converted {len(converted)} chapters in {time.perf_counter() - started:.1f} s")
 
@@ -1124,6 +1137,7 @@ def main(argv: list[str]) -> int:
         "site_hash": site_digest,
         "labels_hash": labels_digest(labels),
         "sources": sources,
+        "requirements": requirements,
         "mode": mode,
         "versions": versions,
         "apps": list(APPS),
