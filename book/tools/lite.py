@@ -487,7 +487,8 @@ def lite_note_cell(cell, nbformat, command: str, counterpart: bool) -> object:
     below = " The cell below makes the same point in the browser." if counterpart else ""
     text = (
         f"> **Not run in JupyterLite:** {reason.rstrip('.')}.{below}\n>\n"
-        f"> To run it, download this notebook (*File → Download*) and run, in its folder:\n"
+        f"> To run it, download the full notebook from this chapter's page in the book "
+        f"(*Download executed notebook*) and run, in its folder:\n"
         f"> `{command}`\n\n"
         f"{fence}python\n{source}\n{fence}"
     )
