@@ -134,6 +134,7 @@ def on_page_context(app, pagename, templatename, context, doctree) -> None:
     if "body" not in context or "pathto" not in context:
         return
     context["body"] = launch_html(app, pagename, context["pathto"]) + context["body"]
+    app.add_js_file(JS_NAME, loading_method="defer")  # in html-page-context: this page only
 
 
 def on_build_finished(app, exception) -> None:
@@ -197,7 +198,6 @@ def setup(app):
     app.add_config_value("lite_launch_app", "notebooks", "html", [str])
     app.add_config_value("lite_launch_dir", "lite", "html", [str])
     app.add_css_file(CSS_NAME)
-    app.add_js_file(JS_NAME, loading_method="defer")
     app.connect("html-page-context", on_page_context)
     app.connect("build-finished", on_build_finished)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
