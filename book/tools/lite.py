@@ -9,12 +9,21 @@ the pure-Python wheels the kernel needs (book/lite/wheels.txt, fetched with
 disablePyPIFallback, so the site needs no network at all.
 
 1. Every chapter in _toc.yml (chapters/...) becomes chapters/NN-slug.ipynb via
-   jupytext, with outputs stripped; a code cell tagged `no-lite` becomes a short
-   markdown note (metadata `lite_note` says why). A chapter that imports
-   ipywidgets gets a first cell that installs it from the site's own wheels.
+   jupytext, outputs stripped, MyST turned into plain Jupyter Markdown
+   (MystToMarkdown; the build fails on any leftover, see myst_leftovers); a code
+   cell tagged `no-lite` becomes a note with one command to run the notebook
+   locally; a ```{lite-cell}``` block becomes a code cell (tag lite-counterpart,
+   its :expect: in metadata lite_expect); a first cell installs, deps=False,
+   exactly the pinned packages the notebook imports (import_requirements).
 2. Every file under chapters/ that is not a .md source is copied alongside.
-3. `jupyter lite build` writes the site; *.map files are removed.
-4. Nothing is done when the inputs' content hash matches OUT_DIR/handbook-lite.json.
+3. `jupyter lite build` writes the site; *.map files are removed; prefetch.json
+   lists what a launch loads first.
+4. Nothing is done when the inputs' content hash matches OUT_DIR/handbook-lite.json;
+   when only chapter sources changed, only their notebooks are rewritten
+   (update_notebooks), without `jupyter lite build`.
+
+count_cells() is the one producer of "N of M cells run in your browser"
+(book/_ext/lite_launch.py imports it; the manifest records the same numbers).
 """
 
 from __future__ import annotations
