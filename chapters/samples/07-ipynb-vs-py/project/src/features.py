@@ -1,6 +1,7 @@
 """Feature engineering that graduated from notebooks/01_eda.ipynb.
 
-It started life as a notebook cell; now it has a docstring, a test and one home.
+It started life as a notebook cell; now it has a docstring, a test and
+one home.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ IDLE_LOGINS_PER_SEAT = 0.5
 
 
 def build_feature_matrix(rows: list[dict]) -> list[dict]:
-    """One feature row per customer: logins per seat and a churn-risk flag.
+    """One feature row per customer: logins per seat, churn-risk flag.
 
-    Each input row needs ``customer``, ``seats`` and ``logins_90d`` (logins in
-    the last 90 days). A customer is at risk when fewer than
+    Each input row needs ``customer``, ``seats`` and ``logins_90d``
+    (logins in the last 90 days). A customer is at risk when fewer than
     IDLE_LOGINS_PER_SEAT logins per seat were seen.
     """
     features = []
