@@ -52,7 +52,11 @@ def titled_admonitions(text: str) -> list[tuple[int, str, str]]:
 
 
 def corrections_without_proof(text: str) -> list[int]:
-    """Lines of {correction} directives not followed by a code cell or a 'Not executed' line."""
+    """Lines of {correction} directives whose proof does not follow them.
+
+    The proof is the next code cell, allowed after at most one short paragraph that
+    introduces it (up to six lines); or a line saying why it is not executed ("Not executed here: ...").
+    """
     lines = text.splitlines()
     missing = []
     for number, line in enumerate(lines):
@@ -60,8 +64,16 @@ def corrections_without_proof(text: str) -> list[int]:
             continue
         fence = re.match(r"^(:{3,}|`{3,})", line).group(1)
         end = next(i for i in range(number + 1, len(lines)) if lines[i].strip() == fence)
-        following = next((lines[i] for i in range(end + 1, len(lines)) if lines[i].strip()), "")
-        if not (following.startswith("```{code-cell}") or following.startswith("Not executed here")):
+        rest = [lines[i] for i in range(end + 1, len(lines))]
+        while rest and not rest[0].strip():
+            rest.pop(0)
+        if rest and rest[0].startswith("Not executed here"):
+            continue
+        intro = 0
+        while intro < len(rest) and rest[intro].strip() and not rest[intro].startswith("```"):
+            intro += 1
+        following = [r for r in rest[intro:] if r.strip()][:1]
+        if not (intro <= 6 and following and following[0].startswith("```{code-cell}")):
             missing.append(number + 1)
     return missing
 

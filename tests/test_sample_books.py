@@ -54,6 +54,7 @@ def sample_book(tmp_path: Path) -> Path:
     config["sphinx"]["config"]["extensions"] = ["myst_nb", "handbook"]
     config["sphinx"]["config"]["templates_path"] = []
     config["sphinx"]["config"]["html_static_path"] = []
+    config["sphinx"]["config"]["html_css_files"] = []
     config["sphinx"]["config"]["html_theme"] = "basic"
     config["sphinx"]["config"].pop("html_theme_options", None)
     config["html"].pop("favicon", None)

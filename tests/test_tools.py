@@ -195,7 +195,9 @@ def test_a_no_lite_cell_becomes_a_note_in_the_lite_copy(tmp_path):
         print("runs in the browser")
         ```
     """))
-    notebook, info = lite.convert_chapter(chapter, nbformat, jupytext)
+    docname = f"chapters/{chapter.stem}"
+    converter = lite.MystToMarkdown(docname, {}, lite.site_root_from(docname))
+    notebook, info = lite.convert_chapter(chapter, nbformat, jupytext, converter, {})
     sources = [cell.source for cell in notebook.cells]
     assert info["replaced"] == 1
     assert any("Not run in JupyterLite" in s and "import subprocess" in s for s in sources)

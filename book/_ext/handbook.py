@@ -227,6 +227,7 @@ THEME_OVERRIDES = {
     "layout.html": ("pydata-sphinx-theme", "0.17.1"),
     "search.html": ("pydata-sphinx-theme", "0.17.1"),
     "search-button-field.html": ("pydata-sphinx-theme", "0.17.1"),
+    "components/search-field.html": ("pydata-sphinx-theme", "0.17.1"),
     "theme-switcher.html": ("pydata-sphinx-theme", "0.17.1"),
     "static/webpack-macros.html": ("pydata-sphinx-theme", "0.17.1"),
 }
