@@ -51,7 +51,8 @@ def chapter_sources() -> list[Path]:
 # marked `build`; tests that drive chromium are marked `browser`.
 # `make test-fast` runs everything else.
 BUILD_MODULES = {"test_book", "test_links", "test_page_speed", "test_site_browser", "test_lite",
-                 "test_build_faults", "test_add_chapter"}
+                 "test_build_faults", "test_add_chapter", "test_pdf", "test_seo", "test_subpath",
+                 "test_html_valid", "test_drift"}
 
 
 def pytest_collection_modifyitems(config, items):
