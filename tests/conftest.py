@@ -81,7 +81,7 @@ def fixture_book(tmp_path: Path):
     book = tmp_path / "book"
     shutil.copytree(FIXTURE_BOOK, book)
     # The real extensions, templates and static files that _config.yml points at.
-    for folder in ("_ext", "_templates", "_static"):
+    for folder in ("_ext", "_templates", "_static", "tools"):
         shutil.copytree(ROOT / "book" / folder, book / "book" / folder)
     (book / "node_modules").symlink_to(ROOT / "node_modules")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())

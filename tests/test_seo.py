@@ -59,7 +59,7 @@ def published_fixture(tmp_path_factory):
     """The fixture book built as the deploy workflow builds: with html.baseurl set."""
     book = tmp_path_factory.mktemp("seo") / "book"
     shutil.copytree(FIXTURE_BOOK, book)
-    for folder in ("_ext", "_templates", "_static"):
+    for folder in ("_ext", "_templates", "_static", "tools"):
         shutil.copytree(ROOT / "book" / folder, book / "book" / folder)
     (book / "node_modules").symlink_to(ROOT / "node_modules")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
