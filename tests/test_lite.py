@@ -253,7 +253,7 @@ def dom_code_cells(page) -> list[dict]:
               code: c.classList.contains('jp-CodeCell'),
               prompt: (c.querySelector('.jp-InputPrompt') || {}).textContent || '',
               outputs: c.querySelectorAll('.jp-OutputArea-output').length,
-              text: (c.querySelector('.jp-OutputArea') || {}).innerText || '',
+              text: (c.querySelector('.jp-OutputArea') || {}).textContent || '',
           })).filter(c => c.code)"""
     )
 
