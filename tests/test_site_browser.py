@@ -129,14 +129,15 @@ def test_code_cells_have_copy_buttons(browser, served_site):
 
 @pytest.mark.parametrize("source", chapter_sources(), ids=lambda p: p.stem)
 def test_long_code_cells_are_collapsed(source):
-    """A code cell of more than 30 lines is tagged hide-input (or removed from the page)."""
+    """A code cell of more than 30 lines is tagged hide-input (or removed from the page),
+    unless it is tagged show-input: a block readers copy whole stays open on purpose."""
     import jupytext
 
     long_and_open = []
     for index, cell in enumerate(jupytext.read(source).cells):
         tags = set(cell.metadata.get("tags", []))
         if cell.cell_type == "code" and len(cell.source.splitlines()) > 30:
-            if not tags & {"hide-input", "hide-cell", "remove-input", "remove-cell"}:
+            if not tags & {"hide-input", "hide-cell", "remove-input", "remove-cell", "show-input"}:
                 long_and_open.append(index + 1)
     assert not long_and_open, f"cells {long_and_open} are long: tag them hide-input"
 
