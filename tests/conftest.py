@@ -71,6 +71,16 @@ def site() -> Path:
     return SITE
 
 
+def copy_fixture_book(book: Path) -> Path:
+    """tests/fixtures/book at `book`, with the real extensions, templates, static
+    files and tools that _config.yml and the build point at."""
+    shutil.copytree(FIXTURE_BOOK, book)
+    for folder in ("_ext", "_templates", "_static", "tools"):
+        shutil.copytree(ROOT / "book" / folder, book / "book" / folder)
+    (book / "node_modules").symlink_to(ROOT / "node_modules")
+    return book
+
+
 @pytest.fixture
 def fixture_book(tmp_path: Path):
     """A copy of tests/fixtures/book that uses the real _config.yml and extensions.
@@ -78,12 +88,7 @@ def fixture_book(tmp_path: Path):
     Returns a function build(timeout=None) -> CompletedProcess, running the real
     build driver on the copy, so each test adds one fault and checks the result.
     """
-    book = tmp_path / "book"
-    shutil.copytree(FIXTURE_BOOK, book)
-    # The real extensions, templates and static files that _config.yml points at.
-    for folder in ("_ext", "_templates", "_static", "tools"):
-        shutil.copytree(ROOT / "book" / folder, book / "book" / folder)
-    (book / "node_modules").symlink_to(ROOT / "node_modules")
+    book = copy_fixture_book(tmp_path / "book")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["title"] = "Fixture book"
 

@@ -8,7 +8,6 @@ fixture book is built with a base URL to check what a published site has.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from xml.etree import ElementTree
@@ -17,7 +16,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from conftest import FIXTURE_BOOK, ROOT, toc_docnames
+from conftest import ROOT, copy_fixture_book, toc_docnames
 
 BASE = "https://example.org/handbook/"
 
@@ -57,11 +56,7 @@ def test_local_site_root_robots_and_404(site):
 @pytest.fixture(scope="module")
 def published_fixture(tmp_path_factory):
     """The fixture book built as the deploy workflow builds: with html.baseurl set."""
-    book = tmp_path_factory.mktemp("seo") / "book"
-    shutil.copytree(FIXTURE_BOOK, book)
-    for folder in ("_ext", "_templates", "_static", "tools"):
-        shutil.copytree(ROOT / "book" / folder, book / "book" / folder)
-    (book / "node_modules").symlink_to(ROOT / "node_modules")
+    book = copy_fixture_book(tmp_path_factory.mktemp("seo") / "book")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["title"] = "Fixture book"
     config["html"]["baseurl"] = BASE.rstrip("/")  # seo.py adds the final slash
