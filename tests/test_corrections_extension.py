@@ -15,6 +15,9 @@ import sys
 sys.path.insert(0, {str(ROOT / "book" / "_ext")!r})
 extensions = ["myst_parser", "corrections"]
 myst_enable_extensions = ["colon_fence"]
+# Our own dict: without it Sphinx 7 adds '.md' to its shared default source_suffix
+# dict, and every later in-process build (test_sample_books) reads '.md' as 'markdown'.
+source_suffix = {{".rst": "restructuredtext", ".md": "markdown"}}
 """
 
 

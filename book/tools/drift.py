@@ -7,10 +7,10 @@
    the lock) and records the resolved versions in ``_build/drift/resolved.txt``.
 2. Executes every chapter in that environment exactly as the book build does (the same
    reader and executor functions of book/tools/execute.py, see ``execute_chapters``), into
-   ``_build/drift/jupyter_execute``. The published site, ``_build/jupyter_execute`` and the
-   jupyter-cache are never written. A chapter that fails does not stop the run.
+   ``_build/drift/jupyter_execute``. The published site and the jupyter-cache are never
+   written. A chapter that fails does not stop the run.
 3. Compares each code cell's outputs with the published executed notebook
-   (``_build/jupyter_execute/chapters/*.ipynb``) with nbval's own comparison:
+   (``_build/html/_notebooks/chapters/*.ipynb``) with nbval's own comparison:
    ``IPyNbCell.compare_outputs`` called with a stand-in for the pytest item, nbval's
    ``coalesce_streams``, its tag and comment markers and its default skipped keys, and the
    patterns of tests/nbval-sanitize.cfg. The comparison runs in the pinned .venv, so the
@@ -157,8 +157,8 @@ def moved_packages(old: dict[str, str], new: dict[str, str]) -> list[dict]:
 def execute_chapters(book: Path, out: Path, jobs: int, only: list[str] | None = None) -> None:
     """Runs INSIDE the drift environment (``drift.py --execute-worker``).
 
-    The only coupling to the build: book/tools/execute.py's read_settings, toc_sources,
-    read_notebook and execute_one, the same functions check_chapter.py uses. Nothing is
+    The only coupling to the build: bookinfo.sources and bookinfo.read_notebook, and
+    execute.py's execute_one, the same functions the build and check_chapter.py use. Nothing is
     cached; each executed notebook goes to out/<path>.ipynb and its status to status.json.
     """
     from concurrent.futures import ProcessPoolExecutor
@@ -166,26 +166,26 @@ def execute_chapters(book: Path, out: Path, jobs: int, only: list[str] | None = 
     import nbformat
 
     sys.path.insert(0, str(TOOLS))
-    from execute import execute_one, read_notebook, read_settings, toc_sources
+    import bookinfo
+    from execute import execute_one
 
-    settings = read_settings(book)
     notebooks = {}
-    for path in toc_sources(book):
+    for path in bookinfo.sources(book):
         if only and not any(name in path.name for name in only):
             continue
-        notebook = read_notebook(path, settings)
-        if notebook is not None:
-            notebooks[path] = notebook
+        item = bookinfo.read_notebook(path, book)
+        if item is not None:
+            notebooks[path] = item
     status_file = out / "status.json"
     status = json.loads(status_file.read_text()) if only and status_file.is_file() else {}
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks) or 1))) as pool:
-        futures = {path: pool.submit(execute_one, path, nb, settings) for path, nb in notebooks.items()}
+        futures = {path: pool.submit(execute_one, item) for path, item in notebooks.items()}
         for path, future in futures.items():
             relative = path.relative_to(book).with_suffix(".ipynb")
             try:
                 executed, seconds, error = future.result()
             except Exception as exc:  # a crashed worker is one failed chapter, not a failed run
-                executed, seconds, error = notebooks[path], 0.0, f"{type(exc).__name__}: {exc}"
+                executed, seconds, error = notebooks[path].notebook, 0.0, f"{type(exc).__name__}: {exc}"
             target = out / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(executed, target)
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--book", type=Path, default=ROOT)
     parser.add_argument("--requirements", type=Path, help="default: BOOK/requirements.in")
     parser.add_argument("--lock", type=Path, help="the pins to compare with; default: BOOK/requirements.txt")
-    parser.add_argument("--published", type=Path, help="default: BOOK/_build/jupyter_execute")
+    parser.add_argument("--published", type=Path, help="default: BOOK/_build/html/_notebooks")
     parser.add_argument("--work", type=Path, help="default: BOOK/_build/drift")
     parser.add_argument("--results", type=Path, help="default: BOOK/bench/results")
     parser.add_argument("--notes", type=Path, help="default: BOOK/bench/drift-notes.yml")
@@ -581,10 +581,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inherit-site-packages", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    sys.path.insert(0, str(TOOLS))
+    import bookinfo
+
     book = args.book.resolve()
     requirements = args.requirements or book / "requirements.in"
     lock = args.lock or book / "requirements.txt"
-    published = args.published or book / "_build" / "jupyter_execute"
+    published = args.published or bookinfo.published_notebooks_dir(book)
     work = (args.work or book / "_build" / "drift").resolve()
     results = args.results or book / "bench" / "results"
     notes = load_notes(args.notes or book / "bench" / "drift-notes.yml")
