@@ -18,7 +18,7 @@ BOOK_SOURCES := _config.yml _toc.yml $(shell find chapters book -type f -not -pa
 NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-sanitize-with=$(CURDIR)/tests/nbval-sanitize.cfg \
 	--nbval-cell-timeout=120 -n 2 --dist loadscope -q
 
-.PHONY: book preview test test-fast nbval serve clean lint bench audit linkcheck help lock drift pdf
+.PHONY: book preview test test-fast nbval serve clean lint format bench audit linkcheck help lock drift pdf
 
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
@@ -49,8 +49,12 @@ serve: ## Serve _build/html on http://127.0.0.1:8000 (PORT=...)
 clean: ## Empty _build (keeps .venv and node_modules)
 	rm -rf _build/* _build/.[!.]* conf.py
 
-lint: $(VENV)/.requirements ## ruff, codespell and nbstripout through pre-commit
+lint: $(VENV)/.requirements ## ruff (tools and chapter code), codespell and nbstripout through pre-commit
 	$(BIN)/pre-commit run --all-files
+
+format: $(VENV)/.requirements ## Format the chapters' code cells with ruff through jupytext (what `make lint` checks)
+	$(BIN)/jupytext --quiet --pipe-fmt ipynb --pipe "$(BIN)/ruff format --stdin-filename chapters/cell.ipynb -" \
+		chapters/[0-9][0-9]-*.md
 
 bench: ## Measure build, rebuild, nbval and Lite times into bench/results/ (offline Lite: no network needed)
 	$(MAKE) book HANDBOOK_LITE=offline

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import psutil
+import yaml
 
 from conftest import ROOT
 
@@ -23,6 +25,27 @@ def test_ruff_passes():
 def test_codespell_passes():
     result = subprocess.run([BIN / "codespell"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def chapter_format_hook() -> list[str]:
+    """The pre-commit hook that checks chapter code layout, as an argv (run from the book root)."""
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    (hook,) = [h for h in hooks if h["id"] == "chapter-code-format"]
+    return shlex.split(hook["entry"].replace(".venv/bin/", f"{BIN}/"))
+
+
+def test_chapter_code_layout_is_checked_by_ruff_through_jupytext(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (tmp_path / "chapters" / "ruff.toml").write_text((ROOT / "chapters" / "ruff.toml").read_text())
+    header = (ROOT / "chapters" / "02-when-to-use-jupyter.md").read_text().split("\n---\n")[0]
+    chapter = tmp_path / "chapters" / "01-x.md"
+    cells = "```{code-cell} ipython3\n%%time\nwith open('f') as f:\n    %ls\n```\n"
+    chapter.write_text(f"{header}\n---\n\n# X\n\n{cells}")
+    assert subprocess.run([*chapter_format_hook(), str(chapter)], cwd=tmp_path).returncode == 1
+    chapter.write_text(f"{header}\n---\n\n# X\n\n{cells.replace(chr(39), chr(34))}")
+    result = subprocess.run([*chapter_format_hook(), str(chapter)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr  # magics inside a block are understood
 
 
 def test_sample_notebooks_are_committed_without_outputs():
