@@ -315,6 +315,25 @@ def lite_page(browser, site_url):
 
 # --------------------------------------------------------------- tests ----
 
+BOOK_LINK = re.compile(r"\]\((/[^)\s]*\.html(?:#[^)\s]*)?)\)")
+
+
+def book_link_problems(page, notebook: dict) -> list[str]:
+    """Links to the book's pages must open the page, not a (missing) Lite file:
+    JupyterLab intercepts relative links; root-absolute ones go to the browser."""
+    wanted = sorted(href for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+                    for href in BOOK_LINK.findall("".join(cell["source"])))
+    shown = page.evaluate(
+        """() => [...document.querySelectorAll('.jp-RenderedMarkdown a[href]')]
+            .filter(a => /\\.html(#|$)/.test(a.getAttribute('href')))
+            .map(a => ({href: a.getAttribute('href'), target: a.target}))""")
+    problems = [f"link {link['href']} opens inside JupyterLab" for link in shown
+                if link["target"] != "_blank"]
+    if sorted(link["href"] for link in shown) != wanted:
+        problems.append(f"rendered links {sorted(link['href'] for link in shown)} != notebook's {wanted}")
+    return problems
+
+
 def is_dirty(page) -> bool:
     """JupyterLab marks a modified document's tab (jp-mod-dirty); Notebook 7 also
     says so next to the title."""
@@ -337,6 +356,7 @@ def test_chapter_runs_in_lite(lite_site, site_url, lite_page, docname):
     assert dom_count == len(notebook["cells"]), (
         f"{docname}: Lite shows {dom_count} cells, the notebook has {len(notebook['cells'])}")
     assert not is_dirty(page), f"{docname}: the notebook opens as modified"
+    assert not book_link_problems(page, notebook), f"{docname}: {book_link_problems(page, notebook)}"
 
     if missing:
         # Needs the Pyodide CDN (e.g. numpy): opening and an idle kernel is all we can check offline.

@@ -196,13 +196,26 @@ def test_a_no_lite_cell_becomes_a_note_in_the_lite_copy(tmp_path):
         ```
     """))
     docname = f"chapters/{chapter.stem}"
-    converter = lite.MystToMarkdown(docname, {}, lite.site_root_from(docname))
+    converter = lite.MystToMarkdown(docname, {}, "/")
     notebook, info = lite.convert_chapter(chapter, nbformat, jupytext, converter, {})
     sources = [cell.source for cell in notebook.cells]
     assert info["replaced"] == 1
     assert any("Not run in JupyterLite" in s and "import subprocess" in s for s in sources)
     assert 'print("runs in the browser")' in sources
     assert not any("(ch-one)=" in s for s in sources)
+
+
+def test_lite_links_to_book_pages_are_root_absolute_under_the_baseurl(tmp_path):
+    """JupyterLab opens a relative link as a Lite file; the book's pages are not there."""
+    lite = importlib.import_module("lite")
+    (tmp_path / "_config.yml").write_text('html:\n  baseurl: "https://example.org/handbook"\n')
+    assert lite.site_path(tmp_path) == "/handbook/"
+    labels = {"ch-two-x": ("chapters/02-two", "ch-two-x", "Two")}
+    converter = lite.MystToMarkdown("chapters/01-one", labels, lite.site_path(tmp_path))
+    text = converter.convert("See {ref}`ch-two-x` and {doc}`the index <../index>`.")
+    assert text == "See [Two](/handbook/chapters/02-two.html#ch-two-x) and [the index](/handbook/index.html)."
+    (tmp_path / "_config.yml").write_text("html:\n  baseurl: ''\n")
+    assert lite.site_path(tmp_path) == "/"
 
 
 # --------------------------------------------------------- CSS bundling ----

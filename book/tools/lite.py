@@ -167,6 +167,7 @@ def input_hash(book: Path, docnames: list[str], files: list[Path], mode: str,
     add("tool", Path(__file__).read_bytes())
     add("wheels", (book / "book" / "lite" / "wheels.txt").read_bytes())
     add("docnames", "\n".join(docnames).encode())
+    add("site_path", site_path(book).encode())
     if with_sources:
         for name in all_docnames(book):
             add(name, (book / f"{name}.md").read_bytes())
@@ -635,9 +636,21 @@ def raises_note(nbformat):
     )
 
 
-def site_root_from(docname: str) -> str:
-    """The site root relative to the Lite notebook's own URL (lite/files/<docname>.ipynb)."""
-    return "../" * (len(Path(docname).parts) - 1 + 2)
+def site_path(book: Path) -> str:
+    """The path the book is served under: html.baseurl's path, or "/" without one.
+
+    Links from a Lite notebook to the book's pages are root-absolute: JupyterLab opens
+    any relative link as a file of the Lite contents (where the pages are not) and
+    leaves a root-absolute one to the browser, which opens the page in a new tab."""
+    from urllib.parse import urlsplit
+
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import bookinfo
+
+    html = bookinfo.load_yaml(book / "_config.yml").get("html") or {}
+    path = urlsplit((html.get("baseurl") or "").strip()).path or "/"
+    return path if path.endswith("/") else path + "/"
 
 
 def labels_digest(labels: dict) -> str:
@@ -656,7 +669,7 @@ def convert_all(book: Path, docnames: list[str], requirements: dict,
     labels = labels if labels is not None else label_index(book, all_docnames(book))
     results = []
     for name in docnames:
-        converter = MystToMarkdown(name, labels, site_root_from(name))
+        converter = MystToMarkdown(name, labels, site_path(book))
         notebook, info = convert_chapter(book / f"{name}.md", nbformat, jupytext, converter, requirements)
         data = (nbformat.writes(notebook) + "\n").encode()
         results.append((name, data, {"docname": name, "notebook": f"{name}.ipynb", **info}))
