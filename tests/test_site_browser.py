@@ -205,6 +205,7 @@ STYLE_PROPERTIES = [
     "padding-top", "padding-left", "color", "background-color", "border-top-width", "border-left-color",
     "font-family", "font-size", "font-weight", "line-height", "text-align", "overflow-x", "opacity",
 ]
+NO_TRANSITIONS = "*, *::before, *::after { transition: none !important; animation: none !important; }"
 COMPUTED_STYLES = """properties => Array.from(document.querySelectorAll('body *'), element => {
   const style = getComputedStyle(element), before = getComputedStyle(element, '::before');
   return [element.tagName + '.' + element.className,
@@ -242,6 +243,9 @@ def test_bundled_stylesheet_styles_pages_like_the_originals(browser, served_site
             if page.locator(WIDGET_OUTPUT).count():
                 page.wait_for_selector(".widget-dropdown select", timeout=30000)
             page.evaluate("window.scrollTo(0, 0)")
+            # Finish every CSS transition (hover and theme colours fade in over ~0.2 s), so
+            # both variants are compared at rest, not at whatever frame a busy machine reached.
+            page.add_style_tag(content=NO_TRANSITIONS)
             styles.append(page.evaluate(COMPUTED_STYLES, STYLE_PROPERTIES))
         finally:
             context.close()
