@@ -49,6 +49,18 @@ def tiny_book(tmp_path: Path, config: dict | None = None, chapters: dict[str, st
 
 # ----------------------------------------------------------- bookinfo ----
 
+def test_chapter_files_leave_out_caches_and_hidden_folders(tmp_path):
+    """A tool cache in chapters/ (.ruff_cache) once broke the JupyterLite build, which refuses
+    hidden files; the chapter files are what readers download, not caches."""
+    chapters = tmp_path / "chapters"
+    for name in ("01-one.md", "samples/data.csv", ".ruff_cache/0.1/x", "samples/.ipynb_checkpoints/a",
+                 "__pycache__/m.pyc", "helper.py"):
+        (chapters / name).parent.mkdir(parents=True, exist_ok=True)
+        (chapters / name).write_text("x")
+    found = [p.relative_to(chapters).as_posix() for p in bookinfo.chapter_files(tmp_path)]
+    assert found == ["helper.py", "samples/data.csv"]
+
+
 def test_chapters_come_from_the_toc_in_its_order():
     toc_lines = [line.split("file:")[1].strip() for line in (ROOT / "_toc.yml").read_text().splitlines()
                  if "file: chapters/" in line]

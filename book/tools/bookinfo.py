@@ -40,7 +40,9 @@ NOTEBOOK_SETTINGS = {
     "execution_timeout", "execution_allow_errors", "execution_raise_on_error",
     "execution_show_tb", "execution_in_temp",
 }
-SKIPPED_FILES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+# Not chapter files: caches; and anything hidden (.ruff_cache, .ipynb_checkpoints, ...),
+# which JupyterLite also refuses to serve.
+SKIPPED_FILES = {"__pycache__"}
 
 
 class BookError(Exception):
@@ -133,7 +135,7 @@ def chapter_files(book: Path) -> list[Path]:
     return sorted(
         p for p in root.rglob("*")
         if p.is_file() and p.suffix not in (".md", ".pyc")
-        and not SKIPPED_FILES.intersection(p.relative_to(root).parts)
+        and not any(part in SKIPPED_FILES or part.startswith(".") for part in p.relative_to(root).parts)
     )
 
 

@@ -100,14 +100,17 @@ def chapter_docnames(book: Path) -> list[str]:
 
 
 def chapter_files(book: Path) -> list[Path]:
-    """Files the chapters read: everything under chapters/ but the .md sources."""
-    root = book / "chapters"
-    skip = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix != ".md" and not skip.intersection(p.relative_to(root).parts)
-        and p.suffix != ".pyc"
-    )
+    """Files the chapters read: everything under chapters/ but the sources (bookinfo decides)."""
+    return bookinfo().chapter_files(book)
+
+
+def bookinfo():
+    """book/tools/bookinfo.py, the one module that knows the book."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    import bookinfo as module
+
+    return module
 
 
 def read_pins(wheels_txt: Path) -> list[str]:
@@ -644,11 +647,7 @@ def site_path(book: Path) -> str:
     leaves a root-absolute one to the browser, which opens the page in a new tab."""
     from urllib.parse import urlsplit
 
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))
-    import bookinfo
-
-    html = bookinfo.load_yaml(book / "_config.yml").get("html") or {}
+    html = bookinfo().load_yaml(book / "_config.yml").get("html") or {}
     path = urlsplit((html.get("baseurl") or "").strip()).path or "/"
     return path if path.endswith("/") else path + "/"
 
