@@ -71,6 +71,16 @@ def site() -> Path:
     return SITE
 
 
+def myst_header(extra: str = "") -> str:
+    """The jupytext header of a MyST notebook chapter in a test book; `extra` adds
+    top-level metadata lines (e.g. mystnb settings) before the closing ---."""
+    return (
+        "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+        "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+        f"{extra}---\n"
+    )
+
+
 def copy_fixture_book(book: Path) -> Path:
     """tests/fixtures/book at `book`, with the real extensions, templates, static
     files and tools that _config.yml and the build point at."""

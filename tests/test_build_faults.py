@@ -9,22 +9,11 @@ from __future__ import annotations
 
 import textwrap
 
-HEADER = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-""")
+from conftest import myst_header
 
 
 def add_chapter(book, name: str, body: str) -> None:
-    (book / "chapters" / f"{name}.md").write_text(HEADER + textwrap.dedent(body))
+    (book / "chapters" / f"{name}.md").write_text(myst_header() + textwrap.dedent(body))
     toc = book / "_toc.yml"
     toc.write_text(toc.read_text() + f"  - file: chapters/{name}\n")
 

@@ -17,20 +17,9 @@ from sphinx.testing.util import SphinxTestApp
 
 import build
 import execute
-from conftest import ROOT
+from conftest import ROOT, myst_header
 
-CHAPTER = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-
+CHAPTER = myst_header() + "\n" + textwrap.dedent("""\
     # One
 
     Prose that the cache key does not see.

@@ -15,20 +15,7 @@ import yaml
 
 import bookinfo
 from check_chapter import naming_problems, standard_problems
-from conftest import ROOT
-
-HEADER = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    {extra}---
-""")
+from conftest import ROOT, myst_header
 
 
 def tiny_book(tmp_path: Path, config: dict | None = None, chapters: dict[str, str] | None = None) -> Path:
@@ -40,7 +27,7 @@ def tiny_book(tmp_path: Path, config: dict | None = None, chapters: dict[str, st
     chapters = chapters or {"01-one": "# One\n\n```{code-cell} ipython3\n1 + 1\n```\n"}
     toc = ["format: jb-book", "root: index", "chapters:"]
     for name, body in chapters.items():
-        text = body if body.startswith("---") else HEADER.format(extra="") + body
+        text = body if body.startswith("---") else myst_header() + body
         (book / "chapters" / f"{name}.md").write_text(text)
         toc.append(f"  - file: chapters/{name}")
     (book / "_toc.yml").write_text("\n".join(toc) + "\n")
@@ -99,7 +86,7 @@ def test_a_chapter_is_read_as_myst_nb_reads_it():
 
 
 def test_per_notebook_mystnb_settings_are_honoured(tmp_path):
-    body = HEADER.format(extra="mystnb:\n  execution_timeout: 7\n") + "# One\n\n```{code-cell} ipython3\n1\n```\n"
+    body = myst_header(extra="mystnb:\n  execution_timeout: 7\n") + "# One\n\n```{code-cell} ipython3\n1\n```\n"
     book = tiny_book(tmp_path, chapters={"01-one": body})
     item = bookinfo.read_notebook(book / "chapters" / "01-one.md", book)
     assert item.settings.execution_timeout == 7
@@ -107,7 +94,7 @@ def test_per_notebook_mystnb_settings_are_honoured(tmp_path):
 
 @pytest.mark.parametrize("setting", ["execution_mode: force", "execution_cache_path: elsewhere"])
 def test_per_notebook_settings_that_bypass_the_cache_are_rejected(tmp_path, setting):
-    body = HEADER.format(extra=f"mystnb:\n  {setting}\n") + "# One\n\n```{code-cell} ipython3\n1\n```\n"
+    body = myst_header(extra=f"mystnb:\n  {setting}\n") + "# One\n\n```{code-cell} ipython3\n1\n```\n"
     book = tiny_book(tmp_path, chapters={"01-one": body})
     with pytest.raises(bookinfo.BookError, match=r"chapters/01-one\.md: `mystnb: execution_"):
         bookinfo.read_notebook(book / "chapters" / "01-one.md", book)
@@ -181,7 +168,7 @@ def test_the_chapter_standard_names_what_is_missing():
 def test_chapter_numbering_follows_the_toc(tmp_path):
     body = "# Two\n\n```{code-cell} ipython3\n1\n```\n"
     book = tiny_book(tmp_path, chapters={"01-one": body, "03-three": body})
-    (book / "chapters" / "04-stray.md").write_text(HEADER.format(extra="") + body)
+    (book / "chapters" / "04-stray.md").write_text(myst_header() + body)
     problems = naming_problems(book)
     assert any("numbered [1, 3]" in p for p in problems)
     assert "chapters/04-stray.md is not in _toc.yml" in problems
@@ -194,7 +181,7 @@ def test_a_no_lite_cell_becomes_a_note_in_the_lite_copy(tmp_path):
 
     lite = importlib.import_module("lite")
     chapter = tmp_path / "01-one.md"
-    chapter.write_text(HEADER.format(extra="") + textwrap.dedent("""\
+    chapter.write_text(myst_header() + textwrap.dedent("""\
         (ch-one)=
         # One
 
