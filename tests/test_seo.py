@@ -37,6 +37,19 @@ def test_every_page_has_share_metadata(site, docname):
     assert soup.find("link", rel="canonical") is None
 
 
+def test_every_chapter_is_described_by_its_own_first_paragraph(site):
+    descriptions = {}
+    for docname in toc_docnames():
+        soup = BeautifulSoup((site / f"{docname}.html").read_text(encoding="utf-8"), "html.parser")
+        description = meta(soup, "description")
+        assert description == meta(soup, "og:description")
+        assert len(description) <= 200
+        opening = " ".join(soup.select_one("article p").get_text().split())
+        assert opening.startswith(description.removesuffix("\u2026")), docname
+        descriptions[docname] = description
+    assert len(set(descriptions.values())) == len(descriptions)
+
+
 def test_local_site_root_robots_and_404(site):
     root = (site / "index.html").read_text(encoding="utf-8")
     assert root.startswith("<!DOCTYPE html>")
@@ -99,7 +112,7 @@ def test_published_404_page_uses_the_base_path(published_fixture):
 
 
 def test_sitemap_survives_an_incremental_build(published_fixture):
-    """sphinx-sitemap alone lists only the pages a build rewrote; seo.py adds the rest."""
+    """A rebuild that rewrites no page still lists every page."""
     book = published_fixture.parents[1]
     result = subprocess.run(
         [sys.executable, str(ROOT / "book" / "tools" / "build.py"), str(book)],

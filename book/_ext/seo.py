@@ -7,9 +7,9 @@ from the GitHub Pages configuration before it builds.
 
 With a base URL:
 - every page has ``<link rel="canonical">`` (Sphinx writes it);
-- ``sitemap.xml`` lists every page (sphinx-sitemap; we add the pages an
-  incremental build did not rewrite, which sphinx-sitemap would drop);
-- Open Graph and Twitter card tags (sphinxext-opengraph) name the page's
+- ``sitemap.xml`` lists every page, also after an incremental build;
+- every page is described by its first paragraph (``<meta name="description">``
+  and ``og:description``); Open Graph and Twitter card tags name the page's
   absolute URL and a social image drawn here (``_static/social-card.png``);
 - ``robots.txt`` names the sitemap.
 
@@ -32,9 +32,16 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from docutils import nodes
 from sphinx.application import Sphinx
 
 SOCIAL_CARD = "_static/social-card.png"
+SOCIAL_CARD_ALT = "{title}: every example executed against real Jupyter."
+SITEMAP = "sitemap.xml"
+# Search engines show about this many characters of a description.
+DESCRIPTION_LENGTH = 200
+# Not the page's own words: notes, side boxes, figure captions, cell outputs.
+SKIPPED_FOR_SUMMARY = (nodes.Admonition, nodes.sidebar, nodes.topic, nodes.caption, nodes.container)
 PAGE_DESCRIPTIONS = {
     "search": "Search {title}: every chapter, from kernels and magics to deployment and CI.",
     "genindex": "Index of {title}.",
@@ -54,56 +61,81 @@ def base_url(app: Sphinx) -> str:
 def configure(app: Sphinx, config) -> None:
     url = (config.html_baseurl or "").strip()
     if url and not url.endswith("/"):
-        config.html_baseurl = url = url + "/"
-    # One setting: the share metadata and the sitemap follow html_baseurl.
-    config.ogp_site_url = url
-    config.site_url = url or None
-    config.ogp_image = SOCIAL_CARD if url else None
-    config.ogp_site_name = book_title(config)
+        config.html_baseurl = url + "/"
 
 
-def drop_sitemap_without_baseurl(app: Sphinx) -> None:
-    """sphinx-sitemap warns (a failed build under -W) when there is no base URL;
-    a local build has none, so it simply writes no sitemap."""
-    if base_url(app):
-        return
-    listeners = app.events.listeners.get("build-finished", [])
-    listeners[:] = [lsn for lsn in listeners if getattr(lsn.handler, "__module__", "") != "sphinx_sitemap"]
+def first_paragraph(doctree) -> str:
+    """The page's first paragraph of body text, on one line (its summary)."""
+    for paragraph in doctree.findall(nodes.paragraph):
+        if any(isinstance(parent, SKIPPED_FOR_SUMMARY) for parent in ancestors(paragraph)):
+            continue
+        text = " ".join(paragraph.astext().split())
+        if text:
+            return text
+    return ""
 
 
-def note_written_page(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    app.__dict__.setdefault("seo_written_pages", set()).add(pagename)
+def ancestors(node):
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def shorten(text: str, limit: int = DESCRIPTION_LENGTH) -> str:
+    """At most `limit` characters, cut at a word boundary."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026"
 
 
 def share_metadata(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """After sphinxext-opengraph: drop tags that would be relative, add the Twitter card."""
-    tags = context.get("metatags", "")
-    if not base_url(app):
-        tags = "\n".join(
-            line for line in tags.splitlines()
-            if not line.lstrip().startswith(('<meta property="og:url"', '<meta property="og:image'))
-        ) + "\n"
-        card = "summary"
-    else:
-        card = "summary_large_image"
-    if doctree is None and 'name="description"' not in tags and pagename in PAGE_DESCRIPTIONS:
+    """The page's description, Open Graph tags and Twitter card."""
+    title = book_title(app.config)
+    if doctree is None:
         # Sphinx's own pages (search, index) have no document to describe them.
-        text = PAGE_DESCRIPTIONS[pagename].format(title=book_title(app.config))
-        tags += f'<meta name="description" content="{html.escape(text)}" />\n'
-    if doctree is not None and "twitter:card" not in tags:
-        tags += f'<meta name="twitter:card" content="{card}" />\n'
-    context["metatags"] = tags
-
-
-def complete_sitemap(app: Sphinx, exception) -> None:
-    """Pages Sphinx did not rewrite in an incremental build are in the site too."""
-    if exception or not base_url(app) or not hasattr(app.env.app, "sitemap_links"):
+        if pagename in PAGE_DESCRIPTIONS:
+            text = PAGE_DESCRIPTIONS[pagename].format(title=title)
+            context["metatags"] = context.get("metatags", "") + meta("name", "description", text)
         return
-    written = app.__dict__.get("seo_written_pages", set())
-    for docname in sorted(app.env.found_docs - written):
-        link = docname + app.builder.out_suffix
-        if link not in app.config.sitemap_excludes:
-            app.env.app.sitemap_links.put((link, None))
+    description = shorten(first_paragraph(doctree))
+    page_title = app.env.titles[pagename].astext() if pagename in app.env.titles else title
+    tags = [
+        meta("name", "description", description),
+        meta("property", "og:title", page_title),
+        meta("property", "og:type", "website"),
+        meta("property", "og:site_name", title),
+        meta("property", "og:description", description),
+    ]
+    if base_url(app):  # absolute URLs only: a relative og:url or og:image is invalid
+        tags += [
+            meta("property", "og:url", base_url(app) + pagename + app.builder.out_suffix),
+            meta("property", "og:image", base_url(app) + SOCIAL_CARD),
+            meta("property", "og:image:alt", SOCIAL_CARD_ALT.format(title=title)),
+            meta("name", "twitter:card", "summary_large_image"),
+        ]
+    else:
+        tags.append(meta("name", "twitter:card", "summary"))
+    context["metatags"] = context.get("metatags", "") + "".join(tags)
+
+
+def meta(attribute: str, key: str, content: str) -> str:
+    return f'<meta {attribute}="{key}" content="{html.escape(content)}" />\n'
+
+
+def write_sitemap(app: Sphinx, exception) -> None:
+    """sitemap.xml: every page of the book, also those an incremental build did
+    not rewrite. Needs the base URL: a sitemap lists absolute addresses."""
+    if exception or app.builder.format != "html" or not base_url(app):
+        return
+    urls = "".join(
+        f"<url><loc>{html.escape(base_url(app) + docname + app.builder.out_suffix)}</loc></url>"
+        for docname in sorted(app.env.found_docs)
+    )
+    (Path(app.outdir) / SITEMAP).write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>\n',
+        encoding="utf-8",
+    )
 
 
 def landing(app: Sphinx) -> str:
@@ -215,7 +247,7 @@ where every chapter is listed, or search for what you were looking for.</p>
 def robots_txt(app: Sphinx) -> str:
     text = "User-agent: *\nAllow: /\n"
     if base_url(app):
-        text += f"\nSitemap: {base_url(app)}{app.config.sitemap_filename}\n"
+        text += f"\nSitemap: {base_url(app)}{SITEMAP}\n"
     return text
 
 
@@ -256,12 +288,8 @@ def write_site_files(app: Sphinx, exception) -> None:
 
 
 def setup(app: Sphinx):
-    app.setup_extension("sphinx_sitemap")
-    app.setup_extension("sphinxext.opengraph")
     app.connect("config-inited", configure, priority=100)
-    app.connect("builder-inited", drop_sitemap_without_baseurl)
-    app.connect("html-page-context", note_written_page)
-    app.connect("html-page-context", share_metadata, priority=600)
-    app.connect("build-finished", complete_sitemap, priority=400)
+    app.connect("html-page-context", share_metadata)
+    app.connect("build-finished", write_sitemap, priority=400)
     app.connect("build-finished", write_site_files, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
