@@ -90,3 +90,21 @@ def test_the_list_is_rewritten_when_a_chapter_changes(book):
         assert texts == ["First in B", "Second in B", "A new claim"]
     finally:
         app.cleanup()
+
+
+def test_a_prose_edit_leaves_the_list_page_alone(book):
+    build(book).cleanup()
+    listed = (book / "_build" / "html" / "list.html").stat().st_mtime_ns
+    (book / "a.md").write_text((book / "a.md").read_text() + "\nMore prose.\n")
+    app = build(book)
+    try:
+        assert "More prose." in html(app, "a").get_text()
+        assert (Path(app.outdir) / "list.html").stat().st_mtime_ns == listed
+    finally:
+        app.cleanup()
+    (book / "b.md").write_text("# Chapter B, renamed\n\n:::{correction} First in B\nBody.\n:::\n")
+    app = build(book)
+    try:
+        assert html(app, "list").select_one(".corrections-chapter").get_text() == "Chapter B, renamed"
+    finally:
+        app.cleanup()

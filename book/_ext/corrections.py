@@ -15,7 +15,7 @@ one-line claim as its first paragraph.
 Every correction is recorded in the build environment, and the
 ``corrections-list`` directive (book/corrections.md) turns them into one list,
 in toc order, each claim linking to the correction on its page. That page is
-re-rendered whenever any page changes.
+re-written whenever what it lists changes.
 """
 
 from __future__ import annotations
@@ -109,11 +109,27 @@ def fill_corrections_list(app, doctree, fromdocname: str) -> None:
         placeholder.replace_self([summary, *content])
 
 
-def always_refresh_list_pages(app, env, added, changed, removed) -> list[str]:
-    """The list depends on every page: re-write it whenever anything changed."""
-    if added or changed or removed:
-        return sorted(env.domaindata.get(LIST_PAGES, set()) - set(removed))
+def listed(env, root: str) -> list:
+    """What the list shows: each chapter with corrections, in toc order, its title
+    and its corrections' anchors and claims."""
+    records = env.domaindata.get(KEY, {})
+    return [
+        (docname, env.titles[docname].astext(), [(e["anchor"], e["claim"]) for e in records[docname]])
+        for docname in toc_order(env, root) if records.get(docname) and docname in env.titles
+    ]
+
+
+def note_list_before_reading(app, env, added, changed, removed) -> list[str]:
+    app.handbook_corrections_listed = listed(env, app.config.root_doc)
     return []
+
+
+def rewrite_list_pages_if_changed(app, env) -> list[str]:
+    """After reading: the list pages are re-written only when what they list changed
+    (a prose edit elsewhere leaves them as they are)."""
+    if listed(env, app.config.root_doc) == getattr(app, "handbook_corrections_listed", None):
+        return []
+    return sorted(env.domaindata.get(LIST_PAGES, set()))
 
 
 def purge_corrections(app, env, docname: str) -> None:
@@ -136,7 +152,8 @@ def setup(app):
     app.add_node(corrections_list)
     app.add_directive("corrections-list", CorrectionsListDirective)
     app.connect("doctree-resolved", fill_corrections_list)
-    app.connect("env-get-outdated", always_refresh_list_pages)
+    app.connect("env-get-outdated", note_list_before_reading)
+    app.connect("env-get-updated", rewrite_list_pages_if_changed)
     app.connect("env-purge-doc", purge_corrections)
     app.connect("env-merge-info", merge_corrections)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

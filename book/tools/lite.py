@@ -42,6 +42,11 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+# As in build.py: jsonschema (through nbformat) would import rfc3987-syntax and
+# compile 38 Lark grammars to check IRIs, which nothing here checks; about 2 s of
+# a one-chapter update. Python raises ImportError for a module set to None.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 HERE = Path(__file__).resolve().parent
 MODES = ("hosted", "offline")
 MANIFEST = "handbook-lite.json"
