@@ -21,6 +21,7 @@ Usage: python book/tools/build.py [BOOK_DIR]
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -199,4 +200,9 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     step = prepare if arguments[:1] == ["--prepare"] else main
     arguments = arguments[1:] if step is prepare else arguments
-    sys.exit(step(Path(arguments[0] if arguments else ".").resolve()))
+    status = step(Path(arguments[0] if arguments else ".").resolve())
+    # On exit Python would collect and free, one by one, every object Sphinx
+    # made; the OS frees the memory at once. Frozen objects are left out of
+    # that (atexit handlers still run): 0.7 s of a prose edit.
+    gc.freeze()
+    sys.exit(status)
