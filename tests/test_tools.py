@@ -77,6 +77,22 @@ def test_sphinx_config_is_what_jupyter_book_generates():
     assert config["external_toc_path"] == "_toc.yml"
 
 
+def test_conf_py_is_read_back_only_while_it_matches_config_yml(tmp_path):
+    build = importlib.import_module("build")
+    book = tiny_book(tmp_path, {"title": "Tiny", "execute": {"timeout": 7}})
+    assert bookinfo.current_conf(book) is None
+    assert build.generate_conf(book) and not build.generate_conf(book)
+    assert bookinfo.current_conf(book) == bookinfo.generated_config(book)
+    assert bookinfo.sphinx_config(book)["nb_execution_timeout"] == 7
+    (book / "_config.yml").write_text(yaml.safe_dump({"title": "Tiny", "execute": {"timeout": 9}}))
+    assert bookinfo.current_conf(book) is None and bookinfo.sphinx_config(book)["nb_execution_timeout"] == 9
+    assert build.generate_conf(book)
+    conf = book / "conf.py"
+    conf.write_text(conf.read_text().replace("nb_execution_timeout = 9", "nb_execution_timeout = 1"))
+    assert bookinfo.current_conf(book) is None  # a hand edit is not trusted: regenerated
+    assert build.generate_conf(book) and bookinfo.sphinx_config(book)["nb_execution_timeout"] == 9
+
+
 def test_a_chapter_is_read_as_myst_nb_reads_it():
     item = bookinfo.read_notebook(ROOT / "chapters" / "01-what-is-jupyter.md", ROOT)
     assert item.notebook.metadata["kernelspec"]["name"] == "python3"
@@ -202,6 +218,14 @@ def test_a_no_lite_cell_becomes_a_note_in_the_lite_copy(tmp_path):
     assert any("Not run in JupyterLite" in s and "import subprocess" in s for s in sources)
     assert 'print("runs in the browser")' in sources
     assert not any("(ch-one)=" in s for s in sources)
+
+
+@pytest.mark.parametrize("chapter", bookinfo.chapters(ROOT), ids=lambda p: p.stem[:2])
+def test_lite_counts_are_the_same_from_either_reader(chapter):
+    """The launch button counts from myst-nb's reading, the Lite copy from jupytext's."""
+    lite = importlib.import_module("lite")
+    as_myst_nb_reads_it = bookinfo.read_notebook(chapter, ROOT).notebook
+    assert lite.count_cells(chapter, as_myst_nb_reads_it) == lite.count_cells(chapter)
 
 
 def test_lite_links_to_book_pages_are_root_absolute_under_the_baseurl(tmp_path):

@@ -97,7 +97,12 @@ def cell_counts(app, pagename: str) -> dict:
     source = Path(app.srcdir) / f"{pagename}.md"
     key = (pagename, source.stat().st_mtime_ns if source.is_file() else 0)
     if key not in cache:
-        cache[key] = _lite_tool().count_cells(source) if source.is_file() else {"total": 0, "runnable": 0}
+        # Read as myst-nb reads it (already loaded here; jupytext's import alone
+        # costs half a second of a prose edit). test_tools checks both readers
+        # give the same counts for every chapter.
+        tool = _lite_tool()
+        item = tool.bookinfo().read_notebook(source, Path(app.srcdir)) if source.is_file() else None
+        cache[key] = tool.count_cells(source, item.notebook) if item else {"total": 0, "runnable": 0}
     return cache[key]
 
 

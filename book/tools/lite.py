@@ -530,7 +530,8 @@ def setup_cell(requirements: list[str], nbformat) -> object:
 def count_cells(md: Path, notebook=None) -> dict:
     """Book code cells (total) and how many run in Lite (runnable): not tagged no-lite,
     or tagged no-lite and followed by a {lite-cell} counterpart before the next code cell.
-    The one producer of these numbers: lite_launch.py imports it for the launch button."""
+    The one producer of these numbers: lite_launch.py imports it for the launch button,
+    passing the notebook as myst-nb reads it (the same counts: test_tools checks)."""
     if notebook is None:
         import jupytext
 
