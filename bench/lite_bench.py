@@ -1,17 +1,21 @@
-"""Benchmark the JupyterLite launch (issue 6). A script, not a test.
+"""Benchmark the JupyterLite launch (issue 12). A script, not a test.
 
 Usage: python bench/lite_bench.py [SITE_DIR] [--chapter chapters/NN-slug] [--runs N]
+           [--cache-headers] [--label NAME] [--no-hover] [--app lab|notebooks] [--results DIR]
        (SITE_DIR defaults to $HANDBOOK_SITE or <repo>/_build/html)
 
-For each run, in a fresh browser context (cold HTTP cache = a first launch), it
-opens the chapter page, clicks "Launch in JupyterLite" and measures:
-  * click -> kernel idle (s)
-  * click -> first cell output after "Run All" is chosen at idle (s), and the
-    run time of that first output alone (idle -> first output)
+Each run is a fresh browser profile that opens the chapter page, hovers and clicks
+"Launch in JupyterLite" twice: cold (first visit), then warm (same profile). It measures:
+  * click -> kernel idle (s; idle must hold 750 ms, the moment it began is reported;
+    the first moment "idle" was shown at all is recorded too)
+  * click -> first cell output after "Run All" is chosen at idle (s)
+  * where the time goes, from the kernel's own clocks (kernel_phases: app load, Pyodide
+    boot, packages, kernel start; they sum to click -> idle), and independently from
+    the browser's requests after the click (phases)
   * bytes the server sent for the launch (all requests, workers included)
 It also reports the Lite site's size on disk, its file count and whether any
-sourcemap (*.map) is shipped. Writes bench/results/lite.json and lite.md.
-Targets: click -> idle <= 6 s cold, <= 4 s warm (same profile), no sourcemaps.
+sourcemap (*.map) is shipped. Writes lite[-LABEL].json and .md to bench/results/
+(or --results). Targets: click -> idle <= 6 s cold, <= 4 s warm, no sourcemaps.
 """
 
 from __future__ import annotations
@@ -58,6 +62,21 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_GET(self):
+        # The bench reads the kernel's own timings through the app object (window.jupyterapp),
+        # which JupyterLite exposes only with exposeAppInBrowser: add it to the served copy
+        # of lite/jupyter-lite.json (the site on disk is not changed).
+        if self.path.split("?", 1)[0] != f"{PREFIX}/lite/jupyter-lite.json":
+            return super().do_GET()
+        config = json.loads(Path(self.translate_path(self.path)).read_text())
+        config["jupyter-config-data"]["exposeAppInBrowser"] = True
+        body = json.dumps(config).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def send_response(self, code, message=None):
         self._code, self._length = code, 0
         super().send_response(code, message)
@@ -93,50 +112,140 @@ IDLE_JS = """() => {
     // idle must hold for STABLE_MS (the status flickers to idle before the kernel starts);
     // the moment it began is what is reported
     const t = performance.now();
+    // the first moment it showed idle at all (what a bench without the hold would report)
+    if (ok && !window.__benchFirstIdle) window.__benchFirstIdle = Date.now();
     if (!ok) { window.__benchIdleSince = null; return false; }
     window.__benchIdleSince = window.__benchIdleSince || t;
     return t - window.__benchIdleSince > 750;
 }"""
 STABLE_S = 0.75
+# Run in the kernel after the first output: the worker's own clock (performance.timeOrigin =
+# when the kernel's web worker started), the Emscripten file system's modification times
+# (set when Pyodide unpacks each wheel into site-packages) in epoch seconds, and the
+# worker's resource timings (ms after the worker started).
+KERNEL_PROBE = """
+import json, os, sys, js
+site = next(p for p in sys.path if p.endswith("site-packages"))
+dists = {}
+for name in os.listdir(site):
+    if name.endswith(".dist-info"):
+        d = os.path.join(site, name)
+        dists[name.split("-")[0]] = max(os.stat(os.path.join(d, f)).st_mtime for f in os.listdir(d))
+print("BENCH" + json.dumps({"worker_start": js.performance.timeOrigin / 1000,
+    "dists": dists,
+    "resources": [[e.name.rsplit("/", 1)[-1], round(e.startTime), round(e.responseEnd)]
+                  for e in js.performance.getEntriesByType("resource")]}))
+"""
+PROBE_JS = """async (code) => {
+    const app = window.jupyterapp;
+    if (!app || !app.shell.currentWidget || !app.shell.currentWidget.sessionContext) return null;
+    const kernel = app.shell.currentWidget.sessionContext.session.kernel;
+    const future = kernel.requestExecute({code, silent: false, store_history: false});
+    let out = "";
+    future.onIOPub = (msg) => {
+        const c = msg.content;
+        if (msg.header.msg_type === "stream") out += c.text;
+        if (msg.header.msg_type === "error") out += `${c.ename}: ${c.evalue}\n`;
+    };
+    await future.done;
+    return out;
+}"""
 
 
-def phases(events: list, clicked: float, idle: float) -> dict:
-    """Where the time goes, from the browser's own requests (workers included):
-    app load (click -> Pyodide requested), Pyodide boot (-> first wheel requested),
-    package loading (-> last wheel loaded), kernel start (IPython import, kernel
-    init: -> idle)."""
+PHASES = ("app_load_s", "pyodide_boot_s", "package_loading_s", "kernel_start_s")
+
+
+def phases(events: list, clicked: float, idle_at: float) -> dict:
+    """Where the time goes between the click and kernel idle, from the browser's own
+    requests after the click (workers included; a cache hit is a request too):
+
+    * app load: click -> the kernel worker requests ``pyodide.mjs`` (the page, the
+      Lite app's JavaScript, the notebook, the kernel worker started);
+    * Pyodide boot: -> the first wheel is requested (core, wasm compile, stdlib, lock);
+    * packages: -> the last wheel requested before idle has arrived (loadPyodide's
+      ``packages`` or the kernel's piplite installs);
+    * kernel start: -> idle (the worker imports ``pyodide_kernel``: IPython, ipykernel,
+      traitlets, jedi ... in WebAssembly; no request is made in this phase).
+
+    Prefetches (the hover on the launch button) and requests after idle (the notebook's own
+    installs) are not phase markers. Each marker is clamped between the previous one
+    and idle, so the phases are non-negative, in order, and sum to click -> idle."""
+    # "other" is the chapter page's <link rel=prefetch> (hover), which may start just after the click
+    window = [e for e in events if clicked <= e["start"] <= idle_at and e.get("type") != "other"]
+
     def first(pred, key):
-        times = [e[key] for e in events if pred(e["url"]) and e.get(key)]
+        times = [e[key] for e in window if pred(e["url"]) and e.get(key)]
         return min(times) if times else None
 
     def last(pred, key):
-        times = [e[key] for e in events if pred(e["url"]) and e.get(key)]
+        times = [e[key] for e in window if pred(e["url"]) and e.get(key) and e[key] <= idle_at]
         return max(times) if times else None
 
-    def is_pyodide(url):
-        return "pyodide.mjs" in url or "pyodide.js" in url
+    def name(url):
+        return url.split("?", 1)[0].rsplit("/", 1)[-1]
 
-    pyodide = first(is_pyodide, "start")
-    wheel0 = first(lambda u: ".whl" in u, "start")
-    wheel1 = last(lambda u: ".whl" in u, "end")
-    if None in (pyodide, wheel0, wheel1):
+    marks = [
+        first(lambda u: name(u) in ("pyodide.mjs", "pyodide.js"), "start"),
+        first(lambda u: name(u).endswith(".whl"), "start"),
+        last(lambda u: name(u).endswith(".whl"), "end"),
+    ]
+    if None in marks:
         return {}
-    return {
-        "app_load_s": round(pyodide - clicked, 3),
-        "pyodide_boot_s": round(wheel0 - pyodide, 3),
-        "package_loading_s": round(wheel1 - wheel0, 3),
-        "kernel_start_s": round(clicked + idle - wheel1, 3),
-    }
+    points, previous = [clicked], clicked
+    for mark in marks:
+        previous = min(max(mark, previous), idle_at)
+        points.append(previous)
+    points.append(idle_at)
+    return {key: round(b - a, 3) for key, a, b in zip(PHASES, points, points[1:], strict=False)}
 
 
-def one_run(context, base: str, chapter: str) -> dict:
+def kernel_phases(probe, clicked_epoch: float, idle: float) -> dict:
+    """Phases from the kernel's own clocks (KERNEL_PROBE), click -> idle:
+
+    * app load: click -> the kernel's web worker starts (page, Lite app, notebook);
+    * Pyodide boot: -> the first wheel is unpacked (pyodide.mjs, the lock, the wasm, the
+      stdlib and the wheels fetched, the wasm compiled, the interpreter started);
+    * packages: -> the last wheel the kernel loads before idle is unpacked;
+    * kernel start: -> idle (`import pyodide_kernel`: IPython, ipykernel, jedi ... plus
+      the kernel's status round trip).
+
+    Also reported: when the worker's last download (not /drive) ended, and how many
+    synchronous /drive requests (the mounted contents, looked up by imports because
+    the kernel's working directory is /drive) the worker made before idle.
+    Clamped so the phases are non-negative, in order and sum to click -> idle."""
+    text = probe if isinstance(probe, str) else ""
+    line = next((x for x in text.splitlines() if x.startswith("BENCH")), None)
+    if line is None:
+        return {"error": (text or "no probe output")[:300]}
+    data = json.loads(line[len("BENCH"):])
+    worker = data["worker_start"]
+    at_idle = clicked_epoch + idle
+    kernel_dists = [t for t in data["dists"].values() if t <= at_idle]  # not the notebook's installs
+    if not kernel_dists:
+        return {"error": "no wheel unpacked before idle"}
+    marks = [worker, min(kernel_dists), max(kernel_dists)]
+    points, previous = [0.0], 0.0
+    for mark in marks:
+        previous = min(max(mark - clicked_epoch, previous), idle)
+        points.append(previous)
+    points.append(idle)
+    result = {key: round(b - a, 3) for key, a, b in zip(PHASES, points, points[1:], strict=False)}
+    idle_ms = (at_idle - worker) * 1000
+    fetched = [end for name, _, end in data["resources"] if name != "drive" and end <= idle_ms]
+    result["downloads_done_s"] = round(worker - clicked_epoch + max(fetched, default=0) / 1000, 3)
+    result["drive_requests"] = sum(1 for name, start, _ in data["resources"] if name == "drive" and start <= idle_ms)
+    return result
+
+
+def one_run(context, base: str, chapter: str, hover: bool = True, app: str = "") -> dict:
     page = context.new_page()
     page.goto(f"{base}/{chapter}.html")
     start_log = len(Handler.sent)
     events, by_request = [], {}
 
     def on_request(request):
-        entry = {"url": request.url, "start": time.perf_counter()}
+        entry = {"url": request.url, "start": time.perf_counter(), "request": request,
+                 "type": request.resource_type}
         by_request[id(request)] = entry
         events.append(entry)
 
@@ -148,13 +257,19 @@ def one_run(context, base: str, chapter: str) -> dict:
     context.on("request", on_request)
     context.on("requestfinished", on_finished)
     link = page.get_by_role("link", name=re.compile("Launch in JupyterLite"))
-    link.hover()  # what a reader does before clicking (starts the prefetch, if the page has one)
-    clicked = time.perf_counter()
+    if app:  # the same launch in another Lite app (lab, notebooks)
+        link.evaluate("(a, app) => { a.href = a.href.replace(/\\/lite\\/[a-z]+\\/index\\.html/, "
+                      "`/lite/${app}/index.html`); }", app)
+    if hover:
+        link.hover()  # what a reader does before clicking (starts the prefetch, if the page has one)
+    clicked, clicked_epoch = time.perf_counter(), time.time()
     link.click()
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=180_000)
     notebook_shown = time.perf_counter() - clicked
     page.wait_for_function(IDLE_JS, timeout=180_000, polling=50)
-    idle = time.perf_counter() - clicked - STABLE_S
+    idle_at = time.perf_counter() - STABLE_S
+    idle = idle_at - clicked
+    first_idle = page.evaluate("() => window.__benchFirstIdle") / 1000 - clicked_epoch
     page.get_by_role("menuitem", name="Run", exact=True).click()
     run_clicked = time.perf_counter()
     page.locator('li[data-command="runmenu:run-all"]').click()
@@ -162,6 +277,10 @@ def one_run(context, base: str, chapter: str) -> dict:
     first_output = time.perf_counter() - clicked
     first_output_after_idle = time.perf_counter() - run_clicked
     time.sleep(0.5)
+    try:
+        probe = page.evaluate(PROBE_JS, KERNEL_PROBE)
+    except Exception as error:  # noqa: BLE001 - the probe is optional; phases fall back to requests
+        probe = f"error: {error}"
     context.remove_listener("request", on_request)
     context.remove_listener("requestfinished", on_finished)
     served = Handler.sent[start_log:]
@@ -169,12 +288,18 @@ def one_run(context, base: str, chapter: str) -> dict:
     return {
         "notebook_shown_s": round(notebook_shown, 3),
         "idle_s": round(idle, 3),
+        "first_idle_flicker_s": round(first_idle, 3),
         "first_output_s": round(first_output, 3),
         "first_output_after_run_all_s": round(first_output_after_idle, 3),
         "requests": len(served),
         "bytes": sum(b for _, _, b in served),
         "errors": [p for p, s, _ in served if s >= 400],
-        "phases": phases(events, clicked, idle),
+        "phases": kernel_phases(probe, clicked_epoch, idle),
+        "request_phases": phases(events, clicked, idle_at),
+        "timeline": [[e["url"].split("?", 1)[0].rsplit("/", 1)[-1], e["type"],
+                      round(e["start"] - clicked, 3), round(e["end"] - clicked, 3) if e.get("end") else None]
+                     for e in events if e["start"] >= clicked - 5],
+        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -196,6 +321,11 @@ def main() -> int:
     parser.add_argument("--cache-headers", action="store_true",
                         help="serve build/, extensions/ and Pyodide with a one-year immutable Cache-Control")
     parser.add_argument("--label", default="", help="a name for this configuration in the report")
+    parser.add_argument("--no-hover", action="store_true",
+                        help="click without hovering first (no prefetch on hover)")
+    parser.add_argument("--app", choices=("lab", "notebooks"), default="",
+                        help="launch this Lite app instead of the one the chapter page links")
+    parser.add_argument("--results", default=str(RESULTS), help="where lite-LABEL.json/.md go")
     args = parser.parse_args()
     site = Path(args.site).resolve()
     lite = site / "lite"
@@ -216,12 +346,13 @@ def main() -> int:
                 context = playwright.chromium.launch_persistent_context(
                     profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 for visit in ("cold", "warm"):
-                    result = one_run(context, base, args.chapter)
+                    result = one_run(context, base, args.chapter, hover=not args.no_hover, app=args.app)
                     result["visit"] = visit
                     runs.append(result)
                     print(f"run {index + 1} {visit}: idle {result['idle_s']:.2f} s, first output "
                           f"{result['first_output_s']:.2f} s, {result['bytes'] / 1e6:.1f} MB in "
-                          f"{result['requests']} requests, phases {result['phases']}", flush=True)
+                          f"{result['requests']} requests, load {result['load_avg_1min']}, "
+                          f"phases {result['phases']}", flush=True)
                 context.close()
     server.shutdown()
 
@@ -232,9 +363,9 @@ def main() -> int:
     def median(rows, key):
         return statistics.median(r[key] for r in rows)
 
-    def median_phases(rows):
-        keys = rows[0]["phases"].keys() if rows and rows[0]["phases"] else []
-        return {k: round(statistics.median(r["phases"].get(k, 0) for r in rows), 2) for k in keys}
+    def median_phases(rows, field="phases"):
+        keys = [k for k in (*PHASES, "downloads_done_s", "drive_requests") if all(k in r[field] for r in rows)]
+        return {k: round(statistics.median(r[field][k] for r in rows), 2) for k in keys}
 
     summary = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -243,6 +374,8 @@ def main() -> int:
         "mode": manifest["mode"],
         "label": args.label,
         "cache_headers": args.cache_headers,
+        "hover": not args.no_hover,
+        "app": args.app or "as linked",
         "kernel_settings": json.loads((lite / "jupyter-lite.json").read_text())["jupyter-config-data"]
         ["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"],
         "chapter": args.chapter,
@@ -250,18 +383,23 @@ def main() -> int:
         "median_cold_idle_s": median(cold, "idle_s"),
         "median_warm_idle_s": median(warm, "idle_s"),
         "median_cold_first_output_s": median(cold, "first_output_s"),
+        "median_cold_first_idle_flicker_s": median(cold, "first_idle_flicker_s"),
+        "median_warm_first_idle_flicker_s": median(warm, "first_idle_flicker_s"),
         "median_warm_first_output_s": median(warm, "first_output_s"),
         "phases_cold": median_phases(cold),
         "phases_warm": median_phases(warm),
+        "request_phases_cold": median_phases(cold, "request_phases"),
+        "request_phases_warm": median_phases(warm, "request_phases"),
         "first_launch_bytes": cold[0]["bytes"],
         "site": size,
         "target_cold_idle_s": TARGET_COLD_S,
         "target_warm_idle_s": TARGET_WARM_S,
         "no_sourcemaps": size["sourcemaps"] == 0,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
     name = f"lite{'-' + args.label if args.label else ''}"
-    (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (results / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     ok = {True: "met", False: "NOT met"}
     lines = [
         f"## {args.label or 'Launch'}: {summary['date']}",
@@ -271,13 +409,20 @@ def main() -> int:
         f"each visited twice (cold, then warm); cache headers: {'long-lived' if args.cache_headers else 'none'}.",
         "",
         "| run | visit | click → notebook (s) | click → kernel idle (s) | click → first output (s) "
-        "| app load | Pyodide boot | packages | kernel start | bytes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| app load | Pyodide boot | packages | kernel start | downloads done | /drive requests "
+        "| load avg | bytes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *[f"| {i // 2 + 1} | {r['visit']} | {r['notebook_shown_s']:.2f} | {r['idle_s']:.2f} | "
           f"{r['first_output_s']:.2f} | "
-          + " | ".join(f"{r['phases'].get(k, float('nan')):.2f}" for k in
-                       ("app_load_s", "pyodide_boot_s", "package_loading_s", "kernel_start_s"))
-          + f" | {r['bytes']:,} |" for i, r in enumerate(runs)],
+          + " | ".join(f"{r['phases'].get(k, float('nan')):.2f}" for k in (*PHASES, "downloads_done_s"))
+          + f" | {r['phases'].get('drive_requests', '?')} | {r['load_avg_1min']:.1f} | {r['bytes']:,} |"
+          for i, r in enumerate(runs)],
+        "",
+        "Phases (s, from the kernel's own clocks, they sum to click → idle): app load = click → "
+        "kernel worker started; Pyodide boot = → first wheel unpacked (all downloads, wasm compile, "
+        "interpreter start); packages = → last wheel unpacked; kernel start = → idle (importing "
+        "pyodide_kernel, IPython, ipykernel). Downloads done = when the worker's last download "
+        "ended (s after the click).",
         "",
         f"- Median click → idle, cold: **{summary['median_cold_idle_s']:.2f} s** "
         f"(target ≤ {TARGET_COLD_S:.0f} s: {ok[summary['median_cold_idle_s'] <= TARGET_COLD_S]}); "
@@ -285,11 +430,14 @@ def main() -> int:
         f"(target ≤ {TARGET_WARM_S:.0f} s: {ok[summary['median_warm_idle_s'] <= TARGET_WARM_S]})",
         f"- Median click → first output: cold {summary['median_cold_first_output_s']:.2f} s, "
         f"warm {summary['median_warm_first_output_s']:.2f} s",
+        f"- Median click → first \"idle\" shown (the flicker before the kernel has started, what "
+        f"a bench without the 750 ms hold reports): cold {summary['median_cold_first_idle_flicker_s']:.2f} s, "
+        f"warm {summary['median_warm_first_idle_flicker_s']:.2f} s",
         f"- Bytes on a first launch: {summary['first_launch_bytes'] / 1e6:.1f} MB; Lite site "
         f"{size['bytes'] / 1e6:.1f} MB in {size['files']} files; sourcemaps: {size['sourcemaps']}",
         "",
     ]
-    (RESULTS / f"{name}.md").write_text("\n".join(lines))
+    (results / f"{name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
 
