@@ -158,14 +158,6 @@ class Network:
         context.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} (HTTP {r.status})"))
 
     def _failed(self, request):
-        # The chapter page prefetches the launch's files on hover; clicking the link
-        # leaves the page and aborts those prefetches. That is not a failure.
-        try:
-            from_chapter_page = "/lite/" not in request.frame.url
-        except Exception:  # requests of workers have no frame
-            from_chapter_page = False
-        if from_chapter_page and "ERR_ABORTED" in str(request.failure):
-            return
         self.failed.append(f"{request.url} ({request.failure})")
 
     def _request(self, request):

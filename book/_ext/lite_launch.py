@@ -5,8 +5,7 @@ page content, two plain ``<a>`` elements:
 
 * **Launch in JupyterLite · N of M cells run in your browser** ->
   ``<rel>/lite/notebooks/index.html?path=chapters/NN-slug.ipynb`` (N and M from
-  ``count_cells`` in book/tools/lite.py, the same numbers lite.py writes to its manifest;
-  hovering or focusing it prefetches the files of ``lite/prefetch.json``);
+  ``count_cells`` in book/tools/lite.py, the same numbers lite.py writes to its manifest);
   (a relative URL, so the site can live under any sub-path; the Lite site itself
   is built by book/tools/lite.py into ``<outdir>/lite``);
 * **Download executed notebook (.ipynb)** -> ``<rel>/_notebooks/chapters/NN-slug.ipynb``.
@@ -38,29 +37,6 @@ from sphinx.util.docutils import SphinxDirective
 logger = logging.getLogger(__name__)
 
 NOTEBOOKS_DIR = "_notebooks"
-PREFETCH_LIST = "prefetch.json"  # written by book/tools/lite.py: the files a launch loads first
-# On hover or focus of the launch button (not for every reader), ask the browser
-# to fetch what the launch needs first into its HTTP cache.
-PREFETCH_JS = """\
-document.addEventListener("DOMContentLoaded", () => {
-  const link = document.querySelector("a[data-lite-prefetch]");
-  if (!link) return;
-  let done = false;
-  const go = () => {
-    if (done) return; done = true;
-    const list = new URL(link.dataset.litePrefetch, location.href);
-    fetch(list).then(r => r.ok ? r.json() : []).then(files => files.forEach(f => {
-      const hint = document.createElement("link");
-      hint.rel = "prefetch"; hint.href = new URL(f, list).href;
-      document.head.appendChild(hint);
-    })).catch(() => {});
-  };
-  link.addEventListener("pointerenter", go, {once: true});
-  link.addEventListener("focus", go, {once: true});
-  link.addEventListener("touchstart", go, {once: true, passive: true});
-});
-"""
-JS_NAME = "lite_prefetch.js"
 CSS_NAME = "lite_launch.css"
 CSS = """\
 .handbook-lite-launch { display: flex; flex-wrap: wrap; gap: .5rem; margin: 0 0 1.25rem; }
@@ -114,7 +90,6 @@ def launch_html(app, pagename: str, pathto) -> str:
     notebook = f"{pagename}.ipynb"
     app_index = f"{app.config.lite_launch_dir}/{app.config.lite_launch_app}/index.html"
     launch = f"{pathto(app_index, 1)}?path={quote(notebook)}"
-    prefetch = pathto(f"{app.config.lite_launch_dir}/{PREFETCH_LIST}", 1)
     download = pathto(f"{NOTEBOOKS_DIR}/{notebook}", 1)
     name = html.escape(Path(notebook).name)
     counts = cell_counts(app, pagename)
@@ -123,8 +98,7 @@ def launch_html(app, pagename: str, pathto) -> str:
     return (
         '<nav class="handbook-lite-launch" aria-label="Run or download this chapter">'
         f'<a class="handbook-lite-launch__run" href="{html.escape(launch)}" '
-        'title="Opens this chapter as a notebook that runs in your browser (Pyodide)" '
-        f'data-lite-prefetch="{html.escape(prefetch)}">'
+        'title="Opens this chapter as a notebook that runs in your browser (Pyodide)">'
         f"{html.escape(label)}</a>"
         f'<a class="handbook-lite-launch__download" href="{html.escape(download)}" '
         f'download="{name}" type="application/x-ipynb+json">'
@@ -139,7 +113,6 @@ def on_page_context(app, pagename, templatename, context, doctree) -> None:
     if "body" not in context or "pathto" not in context:
         return
     context["body"] = launch_html(app, pagename, context["pathto"]) + context["body"]
-    app.add_js_file(JS_NAME, loading_method="defer")  # in html-page-context: this page only
 
 
 def on_build_finished(app, exception) -> None:
@@ -151,9 +124,6 @@ def on_build_finished(app, exception) -> None:
     css = static / CSS_NAME
     if not css.is_file() or css.read_text() != CSS:
         css.write_text(CSS)
-    js = static / JS_NAME
-    if not js.is_file() or js.read_text() != PREFETCH_JS:
-        js.write_text(PREFETCH_JS)
 
     executed = outdir / NOTEBOOKS_DIR  # written there by book/tools/execute.py
     target_root = outdir / NOTEBOOKS_DIR

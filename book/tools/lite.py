@@ -16,8 +16,7 @@ disablePyPIFallback, so the site needs no network at all.
    its :expect: in metadata lite_expect); a first cell installs, deps=False,
    exactly the pinned packages the notebook imports (import_requirements).
 2. Every file under chapters/ that is not a .md source is copied alongside.
-3. `jupyter lite build` writes the site; *.map files are removed; prefetch.json
-   lists what a launch loads first.
+3. `jupyter lite build` writes the site; *.map files are removed.
 4. Nothing is done when the inputs' content hash matches OUT_DIR/handbook-lite.json;
    when only chapter sources changed, only their notebooks are rewritten
    (update_notebooks), without `jupyter lite build`.
@@ -1024,28 +1023,6 @@ def finish_output(output: Path, mode: str) -> int:
     return removed
 
 
-def write_prefetch_list(output: Path, mode: str) -> None:
-    """prefetch.json: what a launch downloads first (Pyodide core and the wheels the
-    kernel loads at boot), relative to the Lite root. The chapter page's launch button
-    prefetches them on hover or focus (book/_ext/lite_launch.py)."""
-    files = []
-    if mode == "offline":
-        core = output / "static" / "pyodide"
-        lock = json.loads((core / "pyodide-lock.json").read_text())["packages"]
-        wanted = set(KERNEL_PRELOAD[mode])
-        for key in list(wanted):  # and their dependencies
-            stack = [key]
-            while stack:
-                for dep in lock.get(stack.pop(), {}).get("depends", []):
-                    if dep not in wanted:
-                        wanted.add(dep)
-                        stack.append(dep)
-        names = ["pyodide.asm.wasm", "python_stdlib.zip", "pyodide.asm.mjs", "pyodide.mjs",
-                 "pyodide-lock.json"] + sorted(lock[k]["file_name"] for k in wanted if k in lock)
-        files = [f"static/pyodide/{name}" for name in names if (core / name).is_file()]
-    (output / "prefetch.json").write_text(json.dumps(files, indent=1) + "\n")
-
-
 def tree_size(path: Path) -> tuple[int, int]:
     files = [p for p in path.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
@@ -1157,7 +1134,6 @@ def main(argv: list[str]) -> int:
     stamp = time.perf_counter()
     lite_build(work, contents, output, mode, piplite, tarball)
     removed = finish_output(output, mode)
-    write_prefetch_list(output, mode)
     log(f"jupyter lite build in {time.perf_counter() - stamp:.1f} s ({removed} sourcemaps removed)")
 
     manifest = {
