@@ -21,6 +21,7 @@ Errors meant for the maintainer are BookError, with a one- or two-line message.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -259,12 +260,22 @@ class Notebook:
 def read_notebook(path: Path, book: Path | None = None) -> Notebook | None:
     """Read a source exactly as myst-nb does (same reader, same MyST config);
     None for a Markdown page that is not a notebook."""
-    from myst_nb.core.read import create_nb_reader
-
     path = Path(path).resolve()
     book = Path(book).resolve() if book else find_book(path)
+    config = book / "_config.yml"
+    read = _read_notebook(path, book, path.read_text(encoding="utf8"),
+                          config.read_bytes() if config.is_file() else b"")
+    # A copy: executing a notebook fills it in place.
+    return None if read is None else dataclasses.replace(read, notebook=copy.deepcopy(read.notebook))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_notebook(path: Path, book: Path, text: str, config: bytes) -> Notebook | None:
+    # Cached by content (the chapter's and _config.yml's): a build reads a changed
+    # chapter to execute it and again for its launch button's counts, in one process.
+    from myst_nb.core.read import create_nb_reader
+
     md_config, nb_config = parser_configs(book)
-    text = path.read_text(encoding="utf8")
     reader = create_nb_reader(str(path), md_config, nb_config, text)
     if reader is None:
         return None
