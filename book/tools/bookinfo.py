@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import sys
 from pathlib import Path
 
 import yaml
@@ -45,6 +46,15 @@ NOTEBOOK_SETTINGS = {
 # Not chapter files: caches; and anything hidden (.ruff_cache, .ipynb_checkpoints, ...),
 # which JupyterLite also refuses to serve.
 SKIPPED_FILES = {"__pycache__"}
+
+
+def skip_iri_format_checks() -> None:
+    """For the build's own processes (build.py, lite.py): jsonschema imports
+    rfc3987-syntax, when installed, only to check the "iri" string format, and that
+    import compiles 38 Lark grammars, about 2 s. Nothing there checks IRIs (kernels,
+    servers and chapters run in processes of their own). Python raises ImportError
+    for a module set to None, and jsonschema then skips the format."""
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 class BookError(Exception):

@@ -29,16 +29,11 @@ import sys
 import time
 from pathlib import Path
 
-# jsonschema imports rfc3987-syntax, when installed, only to check the "iri"
-# string format; that import compiles 38 Lark grammars, about half of a prose
-# edit's rebuild. Nothing in this process checks IRIs (kernels, servers and
-# chapters run in their own processes), so it is switched off here: Python
-# raises ImportError for a module set to None, and jsonschema skips the format.
-sys.modules.setdefault("rfc3987_syntax", None)
-
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 import bookinfo  # noqa: E402
+
+bookinfo.skip_iri_format_checks()  # before anything imports jsonschema
 
 
 def run(*command: str, cwd: Path, env: dict | None = None) -> None:

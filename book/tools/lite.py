@@ -41,11 +41,6 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-# As in build.py: jsonschema (through nbformat) would import rfc3987-syntax and
-# compile 38 Lark grammars to check IRIs, which nothing here checks; about 2 s of
-# a one-chapter update. Python raises ImportError for a module set to None.
-sys.modules.setdefault("rfc3987_syntax", None)
-
 HERE = Path(__file__).resolve().parent
 MODES = ("hosted", "offline")
 MANIFEST = "handbook-lite.json"
@@ -1067,6 +1062,7 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     started = time.perf_counter()
+    bookinfo().skip_iri_format_checks()  # before nbformat imports jsonschema
     book, out = Path(argv[1]).resolve(), Path(argv[2]).resolve()
     mode = os.environ.get("HANDBOOK_LITE", "hosted").strip().lower() or "hosted"
     if mode not in MODES:
