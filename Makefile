@@ -1,6 +1,6 @@
 # The Jupyter Field Handbook. `make help` lists every target.
 #   make book       set up .venv and node_modules if needed, execute changed chapters, build _build/html
-#   make preview    serve the book on 127.0.0.1:8000, rebuilt (changed code re-executed) on every save
+#   make preview    serve the book on 127.0.0.1:8000, rebuilt (changed code re-executed) on every save, page reloaded
 #   make test-fast  unit tests and tiny sample books, no browser, no nbval, no full build (about a minute)
 #   make test       lint, build if needed, then pytest (site, fixtures, browser) and nbval twice
 SHELL := bash
@@ -23,11 +23,7 @@ NBVAL := $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-s
 book: $(STAMPS)/book-$(HANDBOOK_LITE) ## Build the site into _build/html (executes only changed chapters)
 
 preview: $(VENV)/.requirements node_modules/.installed ## Serve the book on http://127.0.0.1:8000 (PORT=...) and rebuild it on every save
-	$(BIN)/python book/tools/build.py --prepare .
-	PYTHONPATH=book/_ext $(BIN)/python -m sphinx_autobuild --host 127.0.0.1 --port $(PORT) -n \
-		--pre-build "$(BIN)/python book/tools/build.py --prepare ." \
-		--re-ignore '(^|/)(_build|node_modules|\.venv|tests|bench|\.git)/' --re-ignore 'conf\.py$$' \
-		-d _build/.site/doctrees . _build/.site/html
+	$(BIN)/python book/tools/preview.py . --port $(PORT)
 
 test: ## Lint, build (offline Lite) if needed, then run the whole test suite and nbval twice
 	$(MAKE) lint

@@ -15,8 +15,7 @@ Steps 1-3 run in this one process: a prose edit pays for one interpreter and
 one set of imports, not three.
 
 Usage: python book/tools/build.py [BOOK_DIR]
-       python book/tools/build.py --prepare [BOOK_DIR]   (steps 1 and 2 only:
-       `make preview` runs it before each sphinx-autobuild rebuild)
+(`make preview`, book/tools/preview.py, calls main() on every save.)
 """
 
 from __future__ import annotations
@@ -115,20 +114,9 @@ def prune_stale_pages(book: Path, html: Path) -> None:
             page.unlink()
 
 
-def prepare(book: Path) -> int:
-    """conf.py and the executed notebooks: everything Sphinx needs to render."""
-    try:
-        bookinfo.toc(book)  # a broken _toc.yml or _config.yml is named here, in a line
-        generate_conf(book)
-    except bookinfo.BookError as error:
-        print(f"ERROR: {error}", file=sys.stderr, flush=True)
-        return 1
-    import execute
-
-    return execute.main(book)
-
-
 def main(book: Path) -> int:
+    # Kernels inherit it: debugpy's "frozen modules" warning stays off their stderr.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     book = book.resolve()
     build = book / "_build"
     staging = build / bookinfo.STAGING.name
@@ -179,11 +167,8 @@ def main(book: Path) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     arguments = sys.argv[1:]
-    step = prepare if arguments[:1] == ["--prepare"] else main
-    arguments = arguments[1:] if step is prepare else arguments
-    status = step(Path(arguments[0] if arguments else ".").resolve())
+    status = main(Path(arguments[0] if arguments else ".").resolve())
     # On exit Python would collect and free, one by one, every object Sphinx
     # made; the OS frees the memory at once. Frozen objects are left out of
     # that (atexit handlers still run): 0.7 s of a prose edit.
