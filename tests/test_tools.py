@@ -5,6 +5,7 @@ part of `make test-fast`."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -267,6 +268,33 @@ def test_stylesheets_are_inlined_rebased_and_replaced_by_one_link(tmp_path):
     head = page.read_text()
     assert '<link rel="stylesheet" href="../_static/styles/handbook.abc.css" />' in head
     assert "main.css" not in head and "https://example.org/x.css" in head
+
+
+def test_the_purge_key_follows_the_css_words_pages_use_and_rescans_only_changed_pages(tmp_path):
+    page_speed = importlib.import_module("page_speed")
+    sheet, page, cache = tmp_path / "sheet.css", tmp_path / "page.html", tmp_path / "cache"
+    cache.mkdir()
+    sheet.write_text(".note{color:red} .warning{color:orange}")
+    page.write_text('<p class="note">Plain prose.</p>')
+    first = page_speed.purge_key([sheet], [page], cache)
+    assert page_speed.purge_key([sheet], [page], cache) == first
+
+    page.write_text('<p class="note">Other prose, more words.</p>')  # no new CSS word
+    assert page_speed.purge_key([sheet], [page], cache) == first
+
+    page.write_text('<p class="warning">Other prose, more words.</p>')
+    with_warning = page_speed.purge_key([sheet], [page], cache)
+    assert with_warning != first
+
+    # Unchanged size and mtime: the page's words come from the cache, unread.
+    stat = page.stat()
+    page.write_text('<p class="note">Other prose, more words....</p>')  # the same size
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert page.stat().st_size == stat.st_size
+    assert page_speed.purge_key([sheet], [page], cache) == with_warning
+
+    sheet.write_text(".note{color:blue} .warning{color:orange}")  # new sheets: every page rescanned
+    assert page_speed.purge_key([sheet], [page], cache) not in (first, with_warning)
 
 
 @pytest.fixture(autouse=True, scope="module")

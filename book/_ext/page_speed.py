@@ -196,7 +196,7 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
     # PurgeCSS keeps a rule when its selector's words occur in the content, so
     # the same sheets and the same selector words in the content give the same
     # bundle: a prose edit that adds no such word reuses the last one.
-    key = purge_key(inputs, content)
+    key = purge_key(inputs, content, Path(app.doctreedir))
     state_file = Path(app.doctreedir) / "handbook-bundle-state.json"  # beside Sphinx's own state
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
     if state.get("key") == key and (bundle_dir / state.get("bundle", "-")).is_file():
@@ -231,18 +231,30 @@ def bundle_stylesheets(app: Sphinx, exception) -> None:
 WORDS = re.compile(r"[A-Za-z0-9_-]+")  # PurgeCSS's default extractor
 
 
-def purge_key(css_files: list[Path], content: list[Path]) -> str:
+def purge_key(css_files: list[Path], content: list[Path], cache_dir: Path) -> str:
     """What PurgeCSS's result depends on: the sheets, the safelist, our code and
-    the content's words that also occur in the sheets."""
+    the content's words that also occur in the sheets. Each content file's words
+    are kept between builds by size and mtime: a one-page rebuild rescans one page."""
     digest = hashlib.sha256()
     css_words: set[str] = set()
     for path in css_files:
         text = path.read_text(encoding="utf-8")
         digest.update(text.encode())
         css_words.update(WORDS.findall(text))
-    used: set[str] = set()
+    css_digest = digest.hexdigest()
+    saved = cache_dir / "handbook-purge-words.json"
+    cached = json.loads(saved.read_text()) if saved.is_file() else {}
+    known = cached.get("files", {}) if cached.get("css") == css_digest else {}
+    files, used = {}, set()
     for path in content:
-        used.update(css_words.intersection(WORDS.findall(path.read_text(encoding="utf-8", errors="replace"))))
+        stat = path.stat()
+        entry = known.get(str(path))
+        if entry is None or entry[:2] != [stat.st_size, stat.st_mtime_ns]:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            entry = [stat.st_size, stat.st_mtime_ns, sorted(css_words.intersection(WORDS.findall(text)))]
+        files[str(path)] = entry
+        used.update(entry[2])
+    saved.write_text(json.dumps({"css": css_digest, "files": files}))
     digest.update("\n".join(KEEP_RULES_MATCHING).encode())
     digest.update(Path(__file__).read_bytes() + Path(__file__).with_name("purge_css.mjs").read_bytes())
     digest.update("\n".join(sorted(used)).encode())

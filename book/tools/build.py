@@ -71,9 +71,14 @@ def sphinx_build(book: Path, staging: Path, *options: str) -> int:
     print("$ sphinx-build", " ".join(argv), flush=True)
     previous = Path.cwd()
     os.chdir(book)  # myst-nb opens the cache path relative to the working directory
+    # Sphinx makes objects by the million, and the cyclic collector keeps
+    # scanning them: without it a one-page rebuild takes 0.4 s less and a whole
+    # Sphinx build 1 s less, for 70 MB more at the peak (190 -> 260 MB).
+    gc.disable()
     try:
         return build_main(argv)
     finally:
+        gc.enable()
         os.chdir(previous)
 
 
