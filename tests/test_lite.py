@@ -35,6 +35,7 @@ import functools
 import http.server
 import json
 import re
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -486,6 +487,24 @@ def test_launch_buttons_show_counts(lite_site):
         text = (f"Launch in JupyterLite · {chapter['runnable']} of {chapter['total']} "
                 "cells run in your browser")
         assert text in html, f"{docname}: the launch button does not say {text!r}"
+
+
+def test_the_kernels_start_up_modules_load_from_shipped_bytecode(lite_site, tmp_path):
+    """Pyodide's own loader (in Node) takes the offline lock's wheels, hashes and
+    all, and IPython is imported from the pyc shipped beside its source: Pyodide
+    writes no bytecode itself, so the file exists only if the site shipped it."""
+    pyodide = lite_site / "lite" / "static" / "pyodide"
+    script = tmp_path / "probe.mjs"
+    script.write_text(
+        f'import {{ loadPyodide }} from "{(pyodide / "pyodide.mjs").as_uri()}";\n'
+        f'const py = await loadPyodide({{ indexURL: "{pyodide}/" }});\n'
+        'await py.loadPackage(["ipython"], { messageCallback: () => {} });\n'
+        "console.log(py.runPython(`import os, sys, IPython, IPython.core.interactiveshell as s\n"
+        "f'{sys.dont_write_bytecode} {os.path.exists(IPython.__cached__)} {os.path.exists(s.__cached__)}'`));\n"
+    )
+    completed = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split()[-3:] == ["True", "True", "True"], completed.stdout[-500:]
 
 
 def test_hosted_mode_names_the_pyodide_the_kernel_expects():

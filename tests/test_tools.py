@@ -5,9 +5,12 @@ part of `make test-fast`."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -240,6 +243,34 @@ def test_lite_links_to_book_pages_are_root_absolute_under_the_baseurl(tmp_path):
     assert text == "See [Two](/handbook/chapters/02-two.html#ch-two-x) and [the index](/handbook/index.html)."
     (tmp_path / "_config.yml").write_text("html:\n  baseurl: ''\n")
     assert lite.site_path(tmp_path) == "/"
+
+
+# ------------------------------------------------------ Lite bytecode ----
+
+def test_only_the_modules_an_import_loads_get_bytecode_and_the_wheel_records_it(tmp_path):
+    wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("demo/__init__.py", "from . import used\n")
+        archive.writestr("demo/used.py", "VALUE = 42\n")
+        archive.writestr("demo/unused.py", "VALUE = 0\n")
+        archive.writestr("demo-1.0.dist-info/RECORD", "demo/__init__.py,,\n")
+    out = tmp_path / "out.whl"
+    request = {"import": "demo", "wheels": [[str(wheel), str(out)]]}
+    completed = subprocess.run(
+        ["node", str(ROOT / "book" / "tools" / "compile_wheels.mjs"), str(ROOT / "node_modules" / "pyodide")],
+        input=json.dumps(request), capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.splitlines()[-1]) == {str(out): 2}
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+        pycs = {n for n in names if n.endswith(".pyc")}
+        assert pycs == {"demo/__pycache__/__init__.cpython-314.pyc", "demo/__pycache__/used.cpython-314.pyc"}
+        assert {"demo/__init__.py", "demo/used.py", "demo/unused.py"} <= names  # sources kept
+        header = archive.read("demo/__pycache__/used.cpython-314.pyc")[:8]
+        assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source never checked
+        record = archive.read("demo-1.0.dist-info/RECORD").decode()
+        assert all(f"{name},," in record for name in pycs)
 
 
 # --------------------------------------------------------- CSS bundling ----

@@ -6,7 +6,9 @@ Mode: HANDBOOK_LITE=hosted (default) loads Pyodide and its packages from the pub
 CDN; HANDBOOK_LITE=offline bundles the Pyodide core (npm `pyodide`, node_modules/),
 the pure-Python wheels the kernel needs (book/lite/wheels.txt, fetched with
 `pip download` and cached under BOOK_DIR/_build/.lite/wheels/) and sets
-disablePyPIFallback, so the site needs no network at all.
+disablePyPIFallback, so the site needs no network at all. Offline, the wheels
+Pyodide loads at boot carry the bytecode of what the kernel imports at start-up
+(with_bytecode, compile_wheels.mjs).
 
 1. Every chapter in _toc.yml (chapters/...) becomes chapters/NN-slug.ipynb via
    jupytext, outputs stripped, MyST turned into plain Jupyter Markdown
@@ -166,7 +168,7 @@ def input_hash(book: Path, docnames: list[str], files: list[Path], mode: str,
 
     add("mode", mode.encode())
     add("versions", json.dumps(versions, sort_keys=True).encode())
-    add("tool", Path(__file__).read_bytes())
+    add("tool", Path(__file__).read_bytes() + (HERE / "compile_wheels.mjs").read_bytes())
     add("wheels", (book / "book" / "lite" / "wheels.txt").read_bytes())
     add("docnames", "\n".join(docnames).encode())
     add("site_path", site_path(book).encode())
@@ -874,12 +876,42 @@ def kernel_wheels(wheels: dict[str, Path]) -> dict[str, tuple[Path, list[str], l
     }
 
 
+def with_bytecode(wheels: list[Path], core: Path, work: Path) -> dict[Path, Path]:
+    """{wheel: the same wheel with the bytecode of the modules the kernel imports
+    at start-up} (see compile_wheels.mjs), kept under work/ by the inputs' digest."""
+    script = HERE / "compile_wheels.mjs"
+    key = hashlib.sha256(script.read_bytes() + (core / "package.json").read_bytes()
+                         + "".join(sorted(sha256(w) for w in wheels)).encode()).hexdigest()[:16]
+    folder = work / "wheels-compiled" / key
+    compiled = {w: folder / w.name for w in wheels}
+    if all(out.is_file() for out in compiled.values()):
+        return compiled
+    if folder.parent.exists():
+        shutil.rmtree(folder.parent)
+    folder.mkdir(parents=True)
+    request = {"import": "pyodide_kernel", "wheels": [[str(w), str(out)] for w, out in compiled.items()]}
+    completed = subprocess.run(["node", str(script), str(core)], input=json.dumps(request),
+                               capture_output=True, text=True)
+    if completed.returncode != 0:
+        shutil.rmtree(folder)
+        tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-20:])
+        raise LiteError(f"compile_wheels.mjs failed (exit {completed.returncode}):\n{tail}")
+    counts = json.loads(completed.stdout.splitlines()[-1])
+    log(f"bytecode for the kernel's start-up: {sum(counts.values())} modules in "
+        f"{sum(1 for c in counts.values() if c)} of {len(wheels)} wheels")
+    return compiled
+
+
 def pyodide_tarball(node_modules: Path, lock_wheels: dict[str, Path], work: Path,
                     extra: dict | None = None) -> Path:
-    """A pyodide/ tarball: npm core + our wheels, lock trimmed to what is shipped."""
+    """A pyodide/ tarball: npm core + our wheels with their bytecode, lock trimmed
+    to what is shipped."""
     core = node_modules / "pyodide"
     if not (core / "pyodide-lock.json").is_file():
         raise LiteError(f"no Pyodide in {core}: run `npm ci` (package.json pins pyodide)")
+    compiled = with_bytecode([*lock_wheels.values(), *(w for w, _, _ in (extra or {}).values())], core, work)
+    lock_wheels = {name: compiled[wheel] for name, wheel in lock_wheels.items()}
+    extra = {name: (compiled[wheel], *rest) for name, (wheel, *rest) in (extra or {}).items()}
     lock = json.loads((core / "pyodide-lock.json").read_text())
     packages = lock["packages"]
     shipped = {}
