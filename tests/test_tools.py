@@ -247,7 +247,7 @@ def test_lite_links_to_book_pages_are_root_absolute_under_the_baseurl(tmp_path):
 
 # ------------------------------------------------------ Lite bytecode ----
 
-def test_only_the_modules_an_import_loads_get_bytecode_and_the_wheel_records_it(tmp_path):
+def test_only_the_modules_the_imports_load_get_bytecode_and_the_wheel_records_it(tmp_path):
     wheel = tmp_path / "demo-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("demo/__init__.py", "from . import used\n")
@@ -255,13 +255,15 @@ def test_only_the_modules_an_import_loads_get_bytecode_and_the_wheel_records_it(
         archive.writestr("demo/unused.py", "VALUE = 0\n")
         archive.writestr("demo-1.0.dist-info/RECORD", "demo/__init__.py,,\n")
     out = tmp_path / "out.whl"
-    request = {"import": "demo", "wheels": [[str(wheel), str(out)]]}
+    request = {"imports": ["demo", "not_there"], "wheels": [[str(wheel), str(out)]]}
     completed = subprocess.run(
         ["node", str(ROOT / "book" / "tools" / "compile_wheels.mjs"), str(ROOT / "node_modules" / "pyodide")],
         input=json.dumps(request), capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert json.loads(completed.stdout.splitlines()[-1]) == {str(out): 2}
+    result = json.loads(completed.stdout.splitlines()[-1])
+    assert result["compiled"] == {str(out): 2}
+    assert result["failed"] == {"not_there": "ModuleNotFoundError: No module named 'not_there'"}
     with zipfile.ZipFile(out) as archive:
         names = set(archive.namelist())
         pycs = {n for n in names if n.endswith(".pyc")}

@@ -1,12 +1,13 @@
-// Add CPython bytecode for the modules the Pyodide kernel imports at start-up to
-// the wheels that hold them, compiled by the Pyodide that will run them (the
-// browser's Python is 3.14, the build's is not, and bytecode is version-specific).
-// Without it every launch compiles IPython, jedi, prompt_toolkit and the rest
-// from source: about half of the kernel's import time.
+// Add CPython bytecode for the modules that given imports load (the Pyodide
+// kernel's start-up, the packages the chapters import) to the wheels that hold
+// them, compiled by the Pyodide that will run them (the browser's Python is 3.14,
+// the build's is not, and bytecode is version-specific). Without it the browser
+// compiles IPython, jedi, nbformat and the rest from source at every launch:
+// about half of their import time.
 //
 // Called by book/tools/lite.py: node compile_wheels.mjs PYODIDE_DIR < request.json
-// request: {"import": module, "wheels": [[input wheel, output wheel], ...]}
-// prints {output wheel: modules compiled}.
+// request: {"imports": [module, ...], "wheels": [[input wheel, output wheel], ...]}
+// prints {"compiled": {output wheel: modules compiled}, "failed": {module: error}}.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -29,11 +30,17 @@ def install(wheel):
         archive.extractall(SITE)
 
 
-def imported_files(module):
-    """The site-packages files (relative) of every module importing this one loads."""
-    importlib.import_module(module)
+def imported_files(modules):
+    """(the site-packages files, relative, that importing these modules loads,
+    {module: error} for those that do not import here)."""
+    failed = {}
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # bytecode is an optimisation: report, go on
+            failed[module] = f"{type(error).__name__}: {error}"
     files = (getattr(m, "__file__", None) for m in list(sys.modules.values()))
-    return {Path(f).relative_to(SITE).as_posix() for f in files if f and Path(f).is_relative_to(SITE)}
+    return {Path(f).relative_to(SITE).as_posix() for f in files if f and Path(f).is_relative_to(SITE)}, failed
 
 
 def add_bytecode(source, target, wanted):
@@ -72,10 +79,10 @@ pyodide.runPython(COMPILE);
 const names = request.wheels.map((_, index) => `/tmp/${index}.whl`);
 request.wheels.forEach(([input], index) => pyodide.FS.writeFile(names[index], readFileSync(input)));
 names.forEach((name) => pyodide.globals.get("install")(name));
-const wanted = pyodide.globals.get("imported_files")(request.import);
-const counts = {};
+const [wanted, failed] = pyodide.globals.get("imported_files")(request.imports);
+const compiled = {};
 request.wheels.forEach(([, output], index) => {
-  counts[output] = pyodide.globals.get("add_bytecode")(names[index], "/tmp/out.whl", wanted);
+  compiled[output] = pyodide.globals.get("add_bytecode")(names[index], "/tmp/out.whl", wanted);
   writeFileSync(output, pyodide.FS.readFile("/tmp/out.whl"));
 });
-console.log(JSON.stringify(counts));
+console.log(JSON.stringify({ compiled, failed: failed.toJs({ dict_converter: Object.fromEntries }) }));

@@ -6,8 +6,8 @@ Mode: HANDBOOK_LITE=hosted (default) loads Pyodide and its packages from the pub
 CDN; HANDBOOK_LITE=offline bundles the Pyodide core (npm `pyodide`, node_modules/),
 the pure-Python wheels the kernel needs (book/lite/wheels.txt, fetched with
 `pip download` and cached under BOOK_DIR/_build/.lite/wheels/) and sets
-disablePyPIFallback, so the site needs no network at all. Offline, the wheels
-Pyodide loads at boot carry the bytecode of what the kernel imports at start-up
+disablePyPIFallback, so the site needs no network at all. Our wheels carry the
+bytecode of what the kernel's start-up and the chapters' imports load
 (with_bytecode, compile_wheels.mjs).
 
 1. Every chapter in _toc.yml (chapters/...) becomes chapters/NN-slug.ipynb via
@@ -876,11 +876,11 @@ def kernel_wheels(wheels: dict[str, Path]) -> dict[str, tuple[Path, list[str], l
     }
 
 
-def with_bytecode(wheels: list[Path], core: Path, work: Path) -> dict[Path, Path]:
-    """{wheel: the same wheel with the bytecode of the modules the kernel imports
-    at start-up} (see compile_wheels.mjs), kept under work/ by the inputs' digest."""
+def with_bytecode(wheels: list[Path], imports: list[str], core: Path, work: Path) -> dict[Path, Path]:
+    """{wheel: the same wheel with the bytecode of the modules these imports load}
+    (see compile_wheels.mjs), kept under work/ by the inputs' digest."""
     script = HERE / "compile_wheels.mjs"
-    key = hashlib.sha256(script.read_bytes() + (core / "package.json").read_bytes()
+    key = hashlib.sha256(script.read_bytes() + (core / "package.json").read_bytes() + json.dumps(imports).encode()
                          + "".join(sorted(sha256(w) for w in wheels)).encode()).hexdigest()[:16]
     folder = work / "wheels-compiled" / key
     compiled = {w: folder / w.name for w in wheels}
@@ -889,29 +889,28 @@ def with_bytecode(wheels: list[Path], core: Path, work: Path) -> dict[Path, Path
     if folder.parent.exists():
         shutil.rmtree(folder.parent)
     folder.mkdir(parents=True)
-    request = {"import": "pyodide_kernel", "wheels": [[str(w), str(out)] for w, out in compiled.items()]}
+    request = {"imports": imports, "wheels": [[str(w), str(out)] for w, out in compiled.items()]}
     completed = subprocess.run(["node", str(script), str(core)], input=json.dumps(request),
                                capture_output=True, text=True)
     if completed.returncode != 0:
         shutil.rmtree(folder)
         tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-20:])
         raise LiteError(f"compile_wheels.mjs failed (exit {completed.returncode}):\n{tail}")
-    counts = json.loads(completed.stdout.splitlines()[-1])
-    log(f"bytecode for the kernel's start-up: {sum(counts.values())} modules in "
-        f"{sum(1 for c in counts.values() if c)} of {len(wheels)} wheels")
+    result = json.loads(completed.stdout.splitlines()[-1])
+    counts = result["compiled"]
+    log(f"bytecode for {len(imports) - len(result['failed'])} imports: {sum(counts.values())} modules "
+        f"in {sum(1 for c in counts.values() if c)} of {len(wheels)} wheels")
+    for module, error in result["failed"].items():
+        log(f"no bytecode for {module}: it does not import in Pyodide under Node ({error})")
     return compiled
 
 
 def pyodide_tarball(node_modules: Path, lock_wheels: dict[str, Path], work: Path,
                     extra: dict | None = None) -> Path:
-    """A pyodide/ tarball: npm core + our wheels with their bytecode, lock trimmed
-    to what is shipped."""
+    """A pyodide/ tarball: npm core + our wheels, lock trimmed to what is shipped."""
     core = node_modules / "pyodide"
     if not (core / "pyodide-lock.json").is_file():
         raise LiteError(f"no Pyodide in {core}: run `npm ci` (package.json pins pyodide)")
-    compiled = with_bytecode([*lock_wheels.values(), *(w for w, _, _ in (extra or {}).values())], core, work)
-    lock_wheels = {name: compiled[wheel] for name, wheel in lock_wheels.items()}
-    extra = {name: (compiled[wheel], *rest) for name, (wheel, *rest) in (extra or {}).items()}
     lock = json.loads((core / "pyodide-lock.json").read_text())
     packages = lock["packages"]
     shipped = {}
@@ -1151,10 +1150,17 @@ def main(argv: list[str]) -> int:
     contents = work / "contents"
     chapters = write_contents(book, contents, converted, files)
     stamp = time.perf_counter()
-    piplite = [w for name, w in wheels.items() if name not in lock_names]
-    with_lock = {name: w for name, w in wheels.items() if name in lock_names}
-    tarball = pyodide_tarball(node_modules, with_lock, work, kernel_wheels(wheels)) \
-        if mode == "offline" else None
+    # Every wheel gets the bytecode of what the kernel's start-up and the chapters'
+    # imports load; hosted mode ships only the piplite ones (the CDN serves the rest).
+    kernel = kernel_wheels(wheels)
+    imports = ["pyodide_kernel", *sorted({m for n, w in wheels.items() if n not in lock_names
+                                          for m in wheel_info(w)[0]})]
+    compiled = with_bytecode([*wheels.values(), *(w for w, _, _ in kernel.values())], imports,
+                             node_modules / "pyodide", work)
+    piplite = [compiled[w] for name, w in wheels.items() if name not in lock_names]
+    with_lock = {name: compiled[w] for name, w in wheels.items() if name in lock_names}
+    kernel = {name: (compiled[w], *rest) for name, (w, *rest) in kernel.items()}
+    tarball = pyodide_tarball(node_modules, with_lock, work, kernel) if mode == "offline" else None
     log(f"wheels ready in {time.perf_counter() - stamp:.1f} s "
         f"({len(piplite)} for piplite, {len(with_lock)} in pyodide-lock.json)")
 
