@@ -90,7 +90,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self):
         if Handler.cache_headers:
-            hashed = re.search(r"/lite/(build|extensions|static/pyodide)/", self.path)
+            hashed = re.search(r"/lite/(build|extensions)/", self.path)
             self.send_header("Cache-Control", "public, max-age=31536000, immutable" if hashed else "no-cache")
         Handler.sent.append((self.path, getattr(self, "_code", 0), getattr(self, "_length", 0)))
         super().end_headers()
@@ -319,7 +319,7 @@ def main() -> int:
     parser.add_argument("--chapter", default="chapters/01-what-is-jupyter")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cache-headers", action="store_true",
-                        help="serve build/, extensions/ and Pyodide with a one-year immutable Cache-Control")
+                        help="serve build/ and extensions/ with a one-year immutable Cache-Control, the rest no-cache")
     parser.add_argument("--label", default="", help="a name for this configuration in the report")
     parser.add_argument("--no-hover", action="store_true",
                         help="click without hovering first (no prefetch on hover)")

@@ -490,9 +490,10 @@ def test_launch_buttons_show_counts(lite_site):
 
 
 def test_the_kernels_start_up_modules_load_from_shipped_bytecode(lite_site, tmp_path):
-    """Pyodide's own loader (in Node) takes the offline lock's wheels, hashes and
-    all, and IPython is imported from the pyc shipped beside its source: Pyodide
-    writes no bytecode itself, so the file exists only if the site shipped it."""
+    """Pyodide's own loader (in Node, which does not check the lock's hashes: the
+    browser tests above do) installs the site's IPython wheel, and the pyc it
+    imports from is there: Pyodide writes no bytecode itself, so the file exists
+    only if the site shipped it."""
     pyodide = lite_site / "lite" / "static" / "pyodide"
     script = tmp_path / "probe.mjs"
     script.write_text(

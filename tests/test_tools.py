@@ -4,6 +4,8 @@ part of `make test-fast`."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
 import json
 import os
@@ -253,7 +255,7 @@ def test_only_the_modules_the_imports_load_get_bytecode_and_the_wheel_records_it
         archive.writestr("demo/__init__.py", "from . import used\n")
         archive.writestr("demo/used.py", "VALUE = 42\n")
         archive.writestr("demo/unused.py", "VALUE = 0\n")
-        archive.writestr("demo-1.0.dist-info/RECORD", "demo/__init__.py,,\n")
+        archive.writestr("demo-1.0.dist-info/RECORD", "demo/__init__.py,,")  # no final newline
     out = tmp_path / "out.whl"
     request = {"imports": ["demo", "not_there"], "wheels": [[str(wheel), str(out)]]}
     completed = subprocess.run(
@@ -271,8 +273,25 @@ def test_only_the_modules_the_imports_load_get_bytecode_and_the_wheel_records_it
         assert {"demo/__init__.py", "demo/used.py", "demo/unused.py"} <= names  # sources kept
         header = archive.read("demo/__pycache__/used.cpython-314.pyc")[:8]
         assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source never checked
-        record = archive.read("demo-1.0.dist-info/RECORD").decode()
-        assert all(f"{name},," in record for name in pycs)
+        record = archive.read("demo-1.0.dist-info/RECORD").decode().splitlines()
+        for name in pycs:  # listed with hash and size, like every other file
+            data = archive.read(name)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert f"{name},sha256={digest},{len(data)}" in record
+            assert archive.getinfo(name).external_attr >> 16 == 0o644
+
+
+def test_a_wheel_without_record_is_named_and_fails(tmp_path):
+    wheel = tmp_path / "bare-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("bare/__init__.py", "")
+    request = {"imports": ["bare"], "wheels": [[str(wheel), str(tmp_path / "out.whl")]]}
+    completed = subprocess.run(
+        ["node", str(ROOT / "book" / "tools" / "compile_wheels.mjs"), str(ROOT / "node_modules" / "pyodide")],
+        input=json.dumps(request), capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == f"{wheel}: ValueError: 0 .dist-info/RECORD files in the wheel, not one"
 
 
 # --------------------------------------------------------- CSS bundling ----

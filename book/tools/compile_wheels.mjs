@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const COMPILE = `
+import base64
+import hashlib
 import importlib
 import importlib.util
 import py_compile
@@ -37,17 +39,26 @@ def imported_files(modules):
     for module in modules:
         try:
             importlib.import_module(module)
-        except Exception as error:  # bytecode is an optimisation: report, go on
+        except BaseException as error:  # bytecode is an optimisation: report, go on
             failed[module] = f"{type(error).__name__}: {error}"
     files = (getattr(m, "__file__", None) for m in list(sys.modules.values()))
     return {Path(f).relative_to(SITE).as_posix() for f in files if f and Path(f).is_relative_to(SITE)}, failed
 
 
+def record_row(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}\\n"
+
+
 def add_bytecode(source, target, wanted):
     """Each wanted module's bytecode goes to its __pycache__ beside the kept source,
-    as an unchecked-hash pyc: valid whatever the unpacked files' mtimes."""
+    as an unchecked-hash pyc: valid whatever the unpacked files' mtimes. RECORD
+    lists each one, so an uninstall removes it."""
     added = {}
     with zipfile.ZipFile(source) as wheel, tempfile.TemporaryDirectory() as scratch:
+        records = [n for n in wheel.namelist() if n.endswith(".dist-info/RECORD")]
+        if len(records) != 1:
+            raise ValueError(f"{len(records)} .dist-info/RECORD files in the wheel, not one")
         for name in wheel.namelist():
             if name not in wanted:
                 continue
@@ -63,11 +74,14 @@ def add_bytecode(source, target, wanted):
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
             for info in wheel.infolist():
                 data = wheel.read(info)
-                if info.filename.endswith(".dist-info/RECORD"):
-                    data += "".join(f"{name},,\\n" for name in added).encode()
+                if info.filename == records[0]:
+                    rows = "".join(record_row(name, pyc) for name, pyc in added.items())
+                    data = data.rstrip(b"\\n") + b"\\n" + rows.encode()
                 out.writestr(info, data)
             for name, data in added.items():
-                out.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+                entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.external_attr = 0o644 << 16  # rw-r--r--, as the sources
+                out.writestr(entry, data, zipfile.ZIP_DEFLATED)
     return len(added)
 `;
 
@@ -78,11 +92,23 @@ const pyodide = await loadPyodide({ indexURL: pyodideDir + "/", stdout: () => {}
 pyodide.runPython(COMPILE);
 const names = request.wheels.map((_, index) => `/tmp/${index}.whl`);
 request.wheels.forEach(([input], index) => pyodide.FS.writeFile(names[index], readFileSync(input)));
-names.forEach((name) => pyodide.globals.get("install")(name));
+request.wheels.forEach(([input], index) => {
+  try {
+    pyodide.globals.get("install")(names[index]);
+  } catch (error) {
+    console.error(`${input}: ${String(error.message ?? error).trim().split("\n").pop()}`);
+    process.exit(1);
+  }
+});
 const [wanted, failed] = pyodide.globals.get("imported_files")(request.imports);
 const compiled = {};
-request.wheels.forEach(([, output], index) => {
-  compiled[output] = pyodide.globals.get("add_bytecode")(names[index], "/tmp/out.whl", wanted);
+request.wheels.forEach(([input, output], index) => {
+  try {
+    compiled[output] = pyodide.globals.get("add_bytecode")(names[index], "/tmp/out.whl", wanted);
+  } catch (error) {
+    console.error(`${input}: ${String(error.message ?? error).trim().split("\n").pop()}`);
+    process.exit(1);
+  }
   writeFileSync(output, pyodide.FS.readFile("/tmp/out.whl"));
 });
 console.log(JSON.stringify({ compiled, failed: failed.toJs({ dict_converter: Object.fromEntries }) }));

@@ -889,14 +889,19 @@ def with_bytecode(wheels: list[Path], imports: list[str], core: Path, work: Path
     if folder.parent.exists():
         shutil.rmtree(folder.parent)
     folder.mkdir(parents=True)
+    if shutil.which("node") is None:
+        raise LiteError("node is not on PATH: compile_wheels.mjs needs Node (20 or later)")
     request = {"imports": imports, "wheels": [[str(w), str(out)] for w, out in compiled.items()]}
     completed = subprocess.run(["node", str(script), str(core)], input=json.dumps(request),
                                capture_output=True, text=True)
-    if completed.returncode != 0:
-        shutil.rmtree(folder)
+    try:
+        if completed.returncode != 0:
+            raise ValueError(f"exit {completed.returncode}")
+        result = json.loads(completed.stdout.splitlines()[-1])
+    except (ValueError, IndexError) as error:
+        shutil.rmtree(folder)  # nothing half-written is reused by the next build
         tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-20:])
-        raise LiteError(f"compile_wheels.mjs failed (exit {completed.returncode}):\n{tail}")
-    result = json.loads(completed.stdout.splitlines()[-1])
+        raise LiteError(f"compile_wheels.mjs failed ({error}):\n{tail}") from None
     counts = result["compiled"]
     log(f"bytecode for {len(imports) - len(result['failed'])} imports: {sum(counts.values())} modules "
         f"in {sum(1 for c in counts.values() if c)} of {len(wheels)} wheels")
@@ -1153,8 +1158,9 @@ def main(argv: list[str]) -> int:
     # Every wheel gets the bytecode of what the kernel's start-up and the chapters'
     # imports load; hosted mode ships only the piplite ones (the CDN serves the rest).
     kernel = kernel_wheels(wheels)
-    imports = ["pyodide_kernel", *sorted({m for n, w in wheels.items() if n not in lock_names
-                                          for m in wheel_info(w)[0]})]
+    # (piplite.piplite: the kernel imports it at every start, outside pyodide_kernel)
+    imports = ["pyodide_kernel", "piplite.piplite",
+               *sorted({m for n, w in wheels.items() if n not in lock_names for m in wheel_info(w)[0]})]
     compiled = with_bytecode([*wheels.values(), *(w for w, _, _ in kernel.values())], imports,
                              node_modules / "pyodide", work)
     piplite = [compiled[w] for name, w in wheels.items() if name not in lock_names]
