@@ -2,6 +2,8 @@
 
 Usage: python bench/lite_bench.py [SITE_DIR] [--chapter chapters/NN-slug] [--runs N]
            [--cache-headers] [--label NAME] [--no-hover] [--app lab|notebooks] [--results DIR]
+           [--lite-config JSON]   (a setting tried without rebuilding the site)
+       python bench/lite_bench.py [SITE_DIR] --floor [--runs N]   (Pyodide alone, no JupyterLite)
        (SITE_DIR defaults to $HANDBOOK_SITE or <repo>/_build/html)
 
 Each run is a fresh browser profile that opens the chapter page, hovers and clicks
@@ -16,6 +18,10 @@ Each run is a fresh browser profile that opens the chapter page, hovers and clic
 It also reports the Lite site's size on disk, its file count and whether any
 sourcemap (*.map) is shipped. Writes lite[-LABEL].json and .md to bench/results/
 (or --results). Targets: click -> idle <= 6 s cold, <= 4 s warm, no sourcemaps.
+
+--floor instead times what no Lite setting can remove: a bare page (not part of the
+site) whose module worker boots the site's Pyodide, loads the kernel's preload
+packages and imports the kernel, cold and warm (lite-floor[-LABEL].json/.md).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".json": "application/json", ".ipynb": "application/json",
     }
     sent: list = []  # (path, status, bytes)
+    lite_config: dict = {}
 
     def translate_path(self, path):
         if not path.startswith(PREFIX + "/"):
@@ -63,6 +70,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        generated = FLOOR_FILES.get(self.path.split("?", 1)[0])
+        if generated is not None:  # --floor: a bare Pyodide page, not part of the site
+            body, kind = generated
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         # The bench reads the kernel's own timings through the app object (window.jupyterapp),
         # which JupyterLite exposes only with exposeAppInBrowser: add it to the served copy
         # of lite/jupyter-lite.json (the site on disk is not changed).
@@ -70,6 +86,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             return super().do_GET()
         config = json.loads(Path(self.translate_path(self.path)).read_text())
         config["jupyter-config-data"]["exposeAppInBrowser"] = True
+        config["jupyter-config-data"].update(Handler.lite_config)  # --lite-config, to try a setting
         body = json.dumps(config).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -303,6 +320,88 @@ def one_run(context, base: str, chapter: str, hover: bool = True, app: str = "")
     }
 
 
+# --floor: what Pyodide alone costs in this browser, without JupyterLite: a page
+# starts a module worker (as the kernel does) that boots the site's Pyodide,
+# loads the kernel's preload packages and imports the kernel, timing each step.
+FLOOR_WORKER = """
+import { loadPyodide } from "./lite/static/pyodide/pyodide.mjs";
+const packages = PACKAGES;
+const marks = [performance.now()];
+const pyodide = await loadPyodide({indexURL: new URL("./lite/static/pyodide/", self.location).href});
+marks.push(performance.now());
+await pyodide.loadPackage(packages);
+marks.push(performance.now());
+await pyodide.runPythonAsync("import piplite.piplite\\nimport pyodide_kernel");
+marks.push(performance.now());
+postMessage({worker_started_ms: performance.timeOrigin, marks});
+"""
+FLOOR_PAGE = """<!doctype html><title>Pyodide floor</title><script>
+const worker = new Worker("__floor_worker.mjs", {type: "module"});
+worker.onmessage = (event) => { window.floor = event.data; };
+worker.onerror = (event) => { window.floor = {error: String(event.message)}; };
+</script>"""
+FLOOR_FILES: dict = {}
+
+
+def floor_run(context, base: str) -> dict:
+    page = context.new_page()
+    started = time.time() * 1000
+    page.goto(f"{base}/__floor.html")
+    page.wait_for_function("() => window.floor", timeout=180_000, polling=50)
+    data = page.evaluate("() => window.floor")
+    page.close()
+    if "error" in data:
+        raise RuntimeError(f"the floor worker failed: {data['error']}")
+    boot, packages, kernel = (b - a for a, b in zip(data["marks"], data["marks"][1:], strict=False))
+    return {
+        "to_worker_s": round((data["worker_started_ms"] + data["marks"][0] - started) / 1000, 3),
+        "pyodide_boot_s": round(boot / 1000, 3),
+        "package_loading_s": round(packages / 1000, 3),
+        "kernel_import_s": round(kernel / 1000, 3),
+        "total_s": round((data["worker_started_ms"] + data["marks"][-1] - started) / 1000, 3),
+    }
+
+
+def floor(site: Path, base: str, runs: int, results: Path, label: str) -> int:
+    settings = json.loads((site / "lite" / "jupyter-lite.json").read_text())["jupyter-config-data"]
+    packages = settings["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]["loadPyodideOptions"]
+    worker = FLOOR_WORKER.replace("PACKAGES", json.dumps(packages["packages"]))
+    FLOOR_FILES[f"{PREFIX}/__floor.html"] = (FLOOR_PAGE.encode(), "text/html")
+    FLOOR_FILES[f"{PREFIX}/__floor_worker.mjs"] = (worker.encode(), "text/javascript")
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with sync_playwright() as playwright:
+        for index in range(runs):
+            with tempfile.TemporaryDirectory(prefix="lite-floor-") as profile:
+                context = playwright.chromium.launch_persistent_context(
+                    profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                for visit in ("cold", "warm"):
+                    row = {"visit": visit, **floor_run(context, base), "load_avg_1min": round(os.getloadavg()[0], 2)}
+                    rows.append(row)
+                    print(f"floor run {index + 1} {visit}: {row}", flush=True)
+                context.close()
+    keys = ("to_worker_s", "pyodide_boot_s", "package_loading_s", "kernel_import_s", "total_s")
+    medians = {visit: {k: round(statistics.median(r[k] for r in rows if r["visit"] == visit), 2) for k in keys}
+               for visit in ("cold", "warm")}
+    summary = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+               "packages": packages["packages"], "runs": rows, "medians": medians}
+    name = f"lite-floor{'-' + label if label else ''}"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines = [f"## Pyodide alone, no JupyterLite: {summary['date']}", "",
+             f"{os.cpu_count()} CPUs, {runs} fresh browser profiles, each visited twice. A module worker boots "
+             "the site's Pyodide, loads the kernel's preload packages and imports `piplite.piplite` and "
+             "`pyodide_kernel`, as the kernel does, without the Lite app, its service worker or the drive.", "",
+             "| visit | page → worker (s) | Pyodide boot | packages | kernel import | total |",
+             "|---|---|---|---|---|---|",
+             *[f"| {v} (median) | " + " | ".join(f"{medians[v][k]:.2f}" for k in keys) + " |" for v in medians],
+             ""]
+    (results / f"{name}.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
 def site_size(lite: Path) -> dict:
     files = [p for p in lite.rglob("*") if p.is_file()]
     return {
@@ -326,6 +425,11 @@ def main() -> int:
     parser.add_argument("--app", choices=("lab", "notebooks"), default="",
                         help="launch this Lite app instead of the one the chapter page links")
     parser.add_argument("--results", default=str(RESULTS), help="where lite-LABEL.json/.md go")
+    parser.add_argument("--lite-config", type=json.loads, default={}, metavar="JSON",
+                        help="settings merged into the served jupyter-lite.json's jupyter-config-data "
+                             "(the site on disk is not changed), e.g. '{\"enableServiceWorkerCache\": true}'")
+    parser.add_argument("--floor", action="store_true",
+                        help="time Pyodide alone (boot, the kernel's packages, its import) without JupyterLite")
     args = parser.parse_args()
     site = Path(args.site).resolve()
     lite = site / "lite"
@@ -337,7 +441,12 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     Handler.cache_headers = args.cache_headers
+    Handler.lite_config = args.lite_config
     server, base = serve(site)
+    if args.floor:
+        status = floor(site, base, args.runs, Path(args.results), args.label)
+        server.shutdown()
+        return status
     runs = []
     with sync_playwright() as playwright:
         for index in range(args.runs):
@@ -376,6 +485,7 @@ def main() -> int:
         "cache_headers": args.cache_headers,
         "hover": not args.no_hover,
         "app": args.app or "as linked",
+        "lite_config": args.lite_config,
         "kernel_settings": json.loads((lite / "jupyter-lite.json").read_text())["jupyter-config-data"]
         ["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"],
         "chapter": args.chapter,
@@ -406,7 +516,8 @@ def main() -> int:
         "",
         f"{summary['machine']['cpus']} CPUs (load average {summary['machine']['load_avg'][0]:.1f}), "
         f"mode `{summary['mode']}`, chapter `{args.chapter}`, {len(cold)} fresh browser profiles, "
-        f"each visited twice (cold, then warm); cache headers: {'long-lived' if args.cache_headers else 'none'}.",
+        f"each visited twice (cold, then warm); cache headers: {'long-lived' if args.cache_headers else 'none'}"
+        + (f"; served with `{json.dumps(args.lite_config)}` in jupyter-lite.json." if args.lite_config else "."),
         "",
         "| run | visit | click → notebook (s) | click → kernel idle (s) | click → first output (s) "
         "| app load | Pyodide boot | packages | kernel start | downloads done | /drive requests "
