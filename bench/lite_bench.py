@@ -321,15 +321,14 @@ def one_run(context, base: str, chapter: str, hover: bool = True, app: str = "")
 
 
 # --floor: what Pyodide alone costs in this browser, without JupyterLite: a page
-# starts a module worker (as the kernel does) that boots the site's Pyodide,
-# loads the kernel's preload packages and imports the kernel, timing each step.
+# starts a module worker (as the kernel does) that imports the site's pyodide.mjs,
+# boots it with the kernel's preload packages (loadPyodideOptions.packages, so they
+# load while Pyodide boots, as in the kernel) and imports what the kernel imports.
+# Left out: the kernel's globals and piplite settings, and its first status round trip.
 FLOOR_WORKER = """
-import { loadPyodide } from "./lite/static/pyodide/pyodide.mjs";
-const packages = PACKAGES;
 const marks = [performance.now()];
-const pyodide = await loadPyodide({indexURL: new URL("./lite/static/pyodide/", self.location).href});
-marks.push(performance.now());
-await pyodide.loadPackage(packages);
+const { loadPyodide } = await import(PYODIDE_URL);
+const pyodide = await loadPyodide({indexURL: new URL(".", PYODIDE_URL).href, packages: PACKAGES});
 marks.push(performance.now());
 await pyodide.runPythonAsync("import piplite.piplite\\nimport pyodide_kernel");
 marks.push(performance.now());
@@ -352,20 +351,25 @@ def floor_run(context, base: str) -> dict:
     page.close()
     if "error" in data:
         raise RuntimeError(f"the floor worker failed: {data['error']}")
-    boot, packages, kernel = (b - a for a, b in zip(data["marks"], data["marks"][1:], strict=False))
+    boot, kernel = (b - a for a, b in zip(data["marks"], data["marks"][1:], strict=False))
     return {
         "to_worker_s": round((data["worker_started_ms"] + data["marks"][0] - started) / 1000, 3),
-        "pyodide_boot_s": round(boot / 1000, 3),
-        "package_loading_s": round(packages / 1000, 3),
+        "boot_and_packages_s": round(boot / 1000, 3),
         "kernel_import_s": round(kernel / 1000, 3),
         "total_s": round((data["worker_started_ms"] + data["marks"][-1] - started) / 1000, 3),
     }
 
 
-def floor(site: Path, base: str, runs: int, results: Path, label: str) -> int:
+def floor(site: Path, base: str, runs: int, results: Path, label: str, cache_headers: bool) -> int:
     settings = json.loads((site / "lite" / "jupyter-lite.json").read_text())["jupyter-config-data"]
-    packages = settings["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]["loadPyodideOptions"]
-    worker = FLOOR_WORKER.replace("PACKAGES", json.dumps(packages["packages"]))
+    kernel = settings["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
+    if not str(kernel.get("pyodideUrl", "")).startswith("./"):
+        print("--floor needs an offline build (HANDBOOK_LITE=offline): this site loads Pyodide "
+              f"from {kernel.get('pyodideUrl')}", file=sys.stderr)
+        return 1
+    packages = kernel["loadPyodideOptions"]["packages"]
+    pyodide_url = f"{base}/lite/{kernel['pyodideUrl'][2:]}"
+    worker = FLOOR_WORKER.replace("PACKAGES", json.dumps(packages)).replace("PYODIDE_URL", json.dumps(pyodide_url))
     FLOOR_FILES[f"{PREFIX}/__floor.html"] = (FLOOR_PAGE.encode(), "text/html")
     FLOOR_FILES[f"{PREFIX}/__floor_worker.mjs"] = (worker.encode(), "text/javascript")
     from playwright.sync_api import sync_playwright
@@ -381,20 +385,22 @@ def floor(site: Path, base: str, runs: int, results: Path, label: str) -> int:
                     rows.append(row)
                     print(f"floor run {index + 1} {visit}: {row}", flush=True)
                 context.close()
-    keys = ("to_worker_s", "pyodide_boot_s", "package_loading_s", "kernel_import_s", "total_s")
+    keys = ("to_worker_s", "boot_and_packages_s", "kernel_import_s", "total_s")
     medians = {visit: {k: round(statistics.median(r[k] for r in rows if r["visit"] == visit), 2) for k in keys}
                for visit in ("cold", "warm")}
     summary = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
-               "packages": packages["packages"], "runs": rows, "medians": medians}
+               "cache_headers": cache_headers, "pyodide_url": kernel["pyodideUrl"], "packages": packages,
+               "runs": rows, "medians": medians}
     name = f"lite-floor{'-' + label if label else ''}"
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [f"## Pyodide alone, no JupyterLite: {summary['date']}", "",
-             f"{os.cpu_count()} CPUs, {runs} fresh browser profiles, each visited twice. A module worker boots "
-             "the site's Pyodide, loads the kernel's preload packages and imports `piplite.piplite` and "
-             "`pyodide_kernel`, as the kernel does, without the Lite app, its service worker or the drive.", "",
-             "| visit | page → worker (s) | Pyodide boot | packages | kernel import | total |",
-             "|---|---|---|---|---|---|",
+             f"{os.cpu_count()} CPUs, {runs} fresh browser profiles, each visited twice; cache headers: "
+             f"{'long-lived' if cache_headers else 'none'}. A module worker imports the site's `pyodide.mjs`, "
+             "boots it with the kernel's preload packages and imports `piplite.piplite` and `pyodide_kernel`, "
+             "as the kernel does, without the Lite app, its service worker or the drive.", "",
+             "| visit | page → worker (s) | Pyodide boot + packages | kernel import | total |",
+             "|---|---|---|---|---|",
              *[f"| {v} (median) | " + " | ".join(f"{medians[v][k]:.2f}" for k in keys) + " |" for v in medians],
              ""]
     (results / f"{name}.md").write_text("\n".join(lines))
@@ -426,7 +432,7 @@ def main() -> int:
                         help="launch this Lite app instead of the one the chapter page links")
     parser.add_argument("--results", default=str(RESULTS), help="where lite-LABEL.json/.md go")
     parser.add_argument("--lite-config", type=json.loads, default={}, metavar="JSON",
-                        help="settings merged into the served jupyter-lite.json's jupyter-config-data "
+                        help="top-level keys set in the served jupyter-lite.json's jupyter-config-data "
                              "(the site on disk is not changed), e.g. '{\"enableServiceWorkerCache\": true}'")
     parser.add_argument("--floor", action="store_true",
                         help="time Pyodide alone (boot, the kernel's packages, its import) without JupyterLite")
@@ -444,7 +450,7 @@ def main() -> int:
     Handler.lite_config = args.lite_config
     server, base = serve(site)
     if args.floor:
-        status = floor(site, base, args.runs, Path(args.results), args.label)
+        status = floor(site, base, args.runs, Path(args.results), args.label, args.cache_headers)
         server.shutdown()
         return status
     runs = []
