@@ -27,6 +27,7 @@ packages and imports the kernel, cold and warm (lite-floor[-LABEL].json/.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import http.server
@@ -48,6 +49,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 TARGET_COLD_S = 6.0
 TARGET_WARM_S = 4.0
 
@@ -320,6 +322,24 @@ def one_run(context, base: str, chapter: str, hover: bool = True, app: str = "")
     }
 
 
+def kernel_settings(lite: Path) -> dict:
+    """The Pyodide kernel's settings in the site's jupyter-lite.json (as built, on disk)."""
+    config = json.loads((lite / "jupyter-lite.json").read_text())["jupyter-config-data"]
+    return config["litePluginSettings"][KERNEL_PLUGIN]
+
+
+@contextlib.contextmanager
+def fresh_profile(playwright):
+    """Debian's chromium with an empty profile: the first visit is cold, the next warm."""
+    with tempfile.TemporaryDirectory(prefix="lite-bench-") as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
 # --floor: what Pyodide alone costs in this browser, without JupyterLite: a page
 # starts a module worker (as the kernel does) that imports the site's pyodide.mjs,
 # boots it with the kernel's preload packages (loadPyodideOptions.packages, so they
@@ -361,8 +381,7 @@ def floor_run(context, base: str) -> dict:
 
 
 def floor(site: Path, base: str, runs: int, results: Path, label: str, cache_headers: bool) -> int:
-    settings = json.loads((site / "lite" / "jupyter-lite.json").read_text())["jupyter-config-data"]
-    kernel = settings["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
+    kernel = kernel_settings(site / "lite")
     if not str(kernel.get("pyodideUrl", "")).startswith("./"):
         print("--floor needs an offline build (HANDBOOK_LITE=offline): this site loads Pyodide "
               f"from {kernel.get('pyodideUrl')}", file=sys.stderr)
@@ -377,14 +396,11 @@ def floor(site: Path, base: str, runs: int, results: Path, label: str, cache_hea
     rows = []
     with sync_playwright() as playwright:
         for index in range(runs):
-            with tempfile.TemporaryDirectory(prefix="lite-floor-") as profile:
-                context = playwright.chromium.launch_persistent_context(
-                    profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            with fresh_profile(playwright) as context:
                 for visit in ("cold", "warm"):
                     row = {"visit": visit, **floor_run(context, base), "load_avg_1min": round(os.getloadavg()[0], 2)}
                     rows.append(row)
                     print(f"floor run {index + 1} {visit}: {row}", flush=True)
-                context.close()
     keys = ("to_worker_s", "boot_and_packages_s", "kernel_import_s", "total_s")
     medians = {visit: {k: round(statistics.median(r[k] for r in rows if r["visit"] == visit), 2) for k in keys}
                for visit in ("cold", "warm")}
@@ -456,10 +472,7 @@ def main() -> int:
     runs = []
     with sync_playwright() as playwright:
         for index in range(args.runs):
-            # A fresh profile per run: the first launch is cold, the second warm (same profile).
-            with tempfile.TemporaryDirectory(prefix="lite-bench-") as profile:
-                context = playwright.chromium.launch_persistent_context(
-                    profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            with fresh_profile(playwright) as context:
                 for visit in ("cold", "warm"):
                     result = one_run(context, base, args.chapter, hover=not args.no_hover, app=args.app)
                     result["visit"] = visit
@@ -468,7 +481,6 @@ def main() -> int:
                           f"{result['first_output_s']:.2f} s, {result['bytes'] / 1e6:.1f} MB in "
                           f"{result['requests']} requests, load {result['load_avg_1min']}, "
                           f"phases {result['phases']}", flush=True)
-                context.close()
     server.shutdown()
 
     size = site_size(lite)
@@ -492,8 +504,7 @@ def main() -> int:
         "hover": not args.no_hover,
         "app": args.app or "as linked",
         "lite_config": args.lite_config,
-        "kernel_settings": json.loads((lite / "jupyter-lite.json").read_text())["jupyter-config-data"]
-        ["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"],
+        "kernel_settings": kernel_settings(lite),
         "chapter": args.chapter,
         "runs": runs,
         "median_cold_idle_s": median(cold, "idle_s"),
